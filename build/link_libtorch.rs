@@ -1,0 +1,19 @@
+// Build script shared by the crates whose binaries and tests link libtorch (through tch / torch-sys).
+//
+// torch-sys exports the libtorch library folder it linked against as DEP_TCH_LIBTORCH_LIB. We bake it into
+// the binaries as an rpath, so that `target/release/twoway` and the test binaries run without
+// LD_LIBRARY_PATH, and we keep libtorch_cuda as a needed library (the linker would drop it with
+// --as-needed, since nothing references it by symbol, and CUDA would then look unavailable).
+use std::path::Path;
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    println!("cargo:rerun-if-changed=../build/link_libtorch.rs");
+    let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
+        panic!("torch-sys did not report its libtorch folder (DEP_TCH_LIBTORCH_LIB); run `make setup` and build through the Makefile, or set LIBTORCH");
+    };
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
+    if Path::new(&dir).join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+    }
+}

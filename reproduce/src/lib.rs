@@ -1,0 +1,4 @@
+//! The library behind the `twoway` binary.
+
+pub mod cli;
+pub mod table;

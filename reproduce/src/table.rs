@@ -1,0 +1,386 @@
+//! The results table: published numbers beside reproduced ones, in the paper's layouts, rendered as
+//! Markdown, CSV, JSON or LaTeX (booktabs).
+//!
+//! Two views: `main` (rows dataset x loss, columns metric x backbone; each loss in its main-table way) and
+//! `ways` (rows dataset x backbone x metric, columns loss x way; the set-based losses only).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use twoway_spec::{Backbone, CellKey, Dataset, Loss, Metric, Spec, Way};
+
+/// Output format of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Md,
+    Csv,
+    Json,
+    Latex,
+}
+
+/// Which of the paper's tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Main,
+    Ways,
+}
+
+/// The CSV header of every table (one row per number).
+pub const CSV_HEADER: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta";
+
+/// One number of the table: published, reproduced, or both.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Row {
+    #[serde(flatten)]
+    pub key: CellKey,
+    pub published: Option<f64>,
+    pub reproduced: Option<f64>,
+    pub delta: Option<f64>,
+}
+
+/// A table: its view and its rows in the paper's order.
+#[derive(Debug, Clone)]
+pub struct TableModel {
+    pub view: View,
+    pub rows: Vec<Row>,
+}
+
+impl TableModel {
+    /// Builds `view` from the published numbers and `reproduced` (reproduced values by key; empty until
+    /// results exist). A cell appears when it is published or reproduced.
+    pub fn build(spec: &Spec, view: View, reproduced: &BTreeMap<CellKey, f64>) -> TableModel {
+        let in_view = |k: &CellKey| match view {
+            View::Main => k.way == spec.main_way(k.loss),
+            View::Ways => k.loss.has_ways() && k.way.is_some(),
+        };
+        let published: BTreeMap<CellKey, f64> = match view {
+            View::Main => &spec.paper.main,
+            View::Ways => &spec.paper.ways,
+        }
+        .iter()
+        .map(|p| (p.key, p.value))
+        .collect();
+        let keys: BTreeSet<CellKey> = published
+            .keys()
+            .copied()
+            .chain(reproduced.keys().copied().filter(in_view))
+            .collect();
+        let mut rows: Vec<Row> = keys
+            .into_iter()
+            .map(|key| {
+                let p = published.get(&key).copied();
+                let r = reproduced.get(&key).copied();
+                Row {
+                    key,
+                    published: p,
+                    reproduced: r,
+                    delta: p.zip(r).map(|(p, r)| r - p),
+                }
+            })
+            .collect();
+        rows.sort_by_key(|r| order(view, &r.key));
+        TableModel { view, rows }
+    }
+
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Csv => self.csv(),
+            Format::Json => self.json(),
+            Format::Md => self.grid().markdown(),
+            Format::Latex => self.grid().latex(),
+        }
+    }
+
+    fn csv(&self) -> String {
+        let mut out = String::from(CSV_HEADER);
+        out.push('\n');
+        for r in &self.rows {
+            let k = &r.key;
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{}",
+                k.dataset,
+                k.backbone,
+                k.loss,
+                k.way.map(|w| w.as_str()).unwrap_or(""),
+                k.metric,
+                num(r.published),
+                num(r.reproduced),
+                r.delta.map(|d| format!("{d:.2}")).unwrap_or_default()
+            );
+        }
+        out
+    }
+
+    fn json(&self) -> String {
+        let view = match self.view {
+            View::Main => "main",
+            View::Ways => "ways",
+        };
+        let v = serde_json::json!({ "table": view, "rows": self.rows });
+        serde_json::to_string_pretty(&v).expect("table rows serialise") + "\n"
+    }
+
+    /// The 2-D layout of the view: row groups, row labels, column groups and cells.
+    fn grid(&self) -> Grid {
+        let mut g = Grid::default();
+        match self.view {
+            View::Main => {
+                let backbones: BTreeSet<Backbone> =
+                    self.rows.iter().map(|r| r.key.backbone).collect();
+                g.row_header = vec!["Dataset".into(), "Loss".into()];
+                for m in Metric::ALL {
+                    g.col_groups.push((m.label().to_string(), backbones.len()));
+                    g.cols
+                        .extend(backbones.iter().map(|b| b.label().to_string()));
+                }
+                let rows: BTreeSet<(Dataset, Loss)> = self
+                    .rows
+                    .iter()
+                    .map(|r| (r.key.dataset, r.key.loss))
+                    .collect();
+                for (d, l) in rows {
+                    let mut cells = Vec::new();
+                    for m in Metric::ALL {
+                        for b in &backbones {
+                            cells.push(self.find(|k| {
+                                k.dataset == d && k.loss == l && k.metric == *m && k.backbone == *b
+                            }));
+                        }
+                    }
+                    g.rows.push((
+                        d.label().to_string(),
+                        vec![d.label().to_string(), l.label().to_string()],
+                        cells,
+                    ));
+                }
+            }
+            View::Ways => {
+                let cols: BTreeSet<(Loss, Way)> = self
+                    .rows
+                    .iter()
+                    .filter_map(|r| r.key.way.map(|w| (r.key.loss, w)))
+                    .collect();
+                let cols: Vec<(Loss, Way)> = {
+                    let mut c: Vec<_> = cols.into_iter().collect();
+                    c.sort_by_key(|(l, w)| (std::cmp::Reverse(*l == Loss::Twoway), *l, *w));
+                    c
+                };
+                g.row_header = vec!["Dataset".into(), "Backbone".into(), "Metric".into()];
+                for (l, _) in &cols {
+                    match g.col_groups.last_mut() {
+                        Some((label, n)) if label == l.label() => *n += 1,
+                        _ => g.col_groups.push((l.label().to_string(), 1)),
+                    }
+                }
+                g.cols = cols.iter().map(|(_, w)| w.label().to_string()).collect();
+                let rows: BTreeSet<(Dataset, Backbone, Metric)> = self
+                    .rows
+                    .iter()
+                    .map(|r| (r.key.dataset, r.key.backbone, r.key.metric))
+                    .collect();
+                for (d, b, m) in rows {
+                    let cells = cols
+                        .iter()
+                        .map(|(l, w)| {
+                            self.find(|k| {
+                                k.dataset == d
+                                    && k.backbone == b
+                                    && k.metric == m
+                                    && k.loss == *l
+                                    && k.way == Some(*w)
+                            })
+                        })
+                        .collect();
+                    let group = format!("{}/{}", d.label(), b.label());
+                    g.rows.push((
+                        group,
+                        vec![
+                            d.label().to_string(),
+                            b.label().to_string(),
+                            m.label().to_string(),
+                        ],
+                        cells,
+                    ));
+                }
+            }
+        }
+        g.mark_best(self.view);
+        g
+    }
+
+    fn find(&self, pred: impl Fn(&CellKey) -> bool) -> Option<Row> {
+        self.rows.iter().find(|r| pred(&r.key)).copied()
+    }
+}
+
+/// The paper's order: datasets, then losses (main) or backbones (ways), then metric and backbone / way.
+fn order(view: View, k: &CellKey) -> [u8; 5] {
+    let way = k.way.map_or(0, |w| w as u8 + 1);
+    let (d, b, l, m) = (
+        k.dataset as u8,
+        k.backbone as u8,
+        k.loss as u8,
+        k.metric as u8,
+    );
+    match view {
+        View::Main => [d, l, m, b, way],
+        View::Ways => [d, b, (k.loss != Loss::Twoway) as u8, way, m],
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.2}")).unwrap_or_default()
+}
+
+#[derive(Default)]
+struct Grid {
+    row_header: Vec<String>,
+    col_groups: Vec<(String, usize)>,
+    cols: Vec<String>,
+    /// (group, labels, cells)
+    rows: Vec<(String, Vec<String>, Vec<Option<Row>>)>,
+    /// best[row][col]: the published (or, without one, reproduced) value is the best of its comparison group.
+    best: Vec<Vec<bool>>,
+}
+
+impl Grid {
+    /// Main view: the best loss per (dataset, metric, backbone) column. Ways view: nothing is marked.
+    fn mark_best(&mut self, view: View) {
+        self.best = self.rows.iter().map(|r| vec![false; r.2.len()]).collect();
+        if view != View::Main {
+            return;
+        }
+        let value = |c: &Option<Row>| c.and_then(|r| r.published.or(r.reproduced));
+        let groups: BTreeSet<String> = self.rows.iter().map(|r| r.0.clone()).collect();
+        for group in groups {
+            let idx: Vec<usize> = (0..self.rows.len())
+                .filter(|i| self.rows[*i].0 == group)
+                .collect();
+            for c in 0..self.cols.len() {
+                let max = idx
+                    .iter()
+                    .filter_map(|i| value(&self.rows[*i].2[c]))
+                    .fold(f64::NEG_INFINITY, f64::max);
+                for i in &idx {
+                    if value(&self.rows[*i].2[c]) == Some(max) {
+                        self.best[*i][c] = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn cell_text(cell: &Option<Row>) -> String {
+        match cell {
+            None => String::new(),
+            Some(r) => match (r.published, r.reproduced) {
+                (Some(p), None) => format!("{p:.2}"),
+                (None, Some(x)) => format!("{x:.2}"),
+                (Some(p), Some(x)) => format!("{p:.2} / {x:.2} ({:+.2})", x - p),
+                (None, None) => String::new(),
+            },
+        }
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = String::new();
+        let mut header: Vec<String> = self.row_header.clone();
+        let mut ci = 0;
+        for (g, n) in &self.col_groups {
+            for _ in 0..*n {
+                header.push(format!("{g} {}", self.cols[ci]));
+                ci += 1;
+            }
+        }
+        let _ = writeln!(out, "| {} |", header.join(" | "));
+        let align: Vec<&str> = (0..header.len())
+            .map(|i| {
+                if i < self.row_header.len() {
+                    "---"
+                } else {
+                    "---:"
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "|{}|", align.join("|"));
+        for (ri, (_, labels, cells)) in self.rows.iter().enumerate() {
+            let mut line: Vec<String> = labels.clone();
+            for (c, cell) in cells.iter().enumerate() {
+                let t = Self::cell_text(cell);
+                line.push(if self.best[ri][c] && !t.is_empty() {
+                    format!("**{t}**")
+                } else {
+                    t
+                });
+            }
+            let _ = writeln!(out, "| {} |", line.join(" | "));
+        }
+        out
+    }
+
+    fn latex(&self) -> String {
+        let esc = |s: &str| s.replace('_', "\\_");
+        let nr = self.row_header.len();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "\\begin{{tabular}}{{{}{}}}",
+            "l".repeat(nr),
+            self.col_groups
+                .iter()
+                .map(|(_, n)| "r".repeat(*n))
+                .collect::<Vec<_>>()
+                .join("")
+        );
+        let _ = writeln!(out, "\\toprule");
+        let mut line = vec![String::new(); nr];
+        let mut rules = Vec::new();
+        let mut start = nr + 1;
+        for (g, n) in &self.col_groups {
+            line.push(format!("\\multicolumn{{{n}}}{{c}}{{{}}}", esc(g)));
+            rules.push(format!("\\cmidrule(lr){{{}-{}}}", start, start + n - 1));
+            start += n;
+        }
+        let _ = writeln!(out, "{} \\\\", line.join(" & "));
+        let _ = writeln!(out, "{}", rules.join(" "));
+        let header: Vec<String> = self
+            .row_header
+            .iter()
+            .chain(&self.cols)
+            .map(|s| esc(s))
+            .collect();
+        let _ = writeln!(out, "{} \\\\", header.join(" & "));
+        let _ = writeln!(out, "\\midrule");
+        let mut prev_group: Option<&str> = None;
+        for (ri, (group, labels, cells)) in self.rows.iter().enumerate() {
+            if prev_group.is_some_and(|p| p != group) {
+                let _ = writeln!(out, "\\midrule");
+            }
+            let mut line: Vec<String> = labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    // The group label only on the group's first row.
+                    if i == 0 && prev_group == Some(group.as_str()) {
+                        String::new()
+                    } else {
+                        esc(l)
+                    }
+                })
+                .collect();
+            for (c, cell) in cells.iter().enumerate() {
+                let t = Self::cell_text(cell);
+                line.push(if self.best[ri][c] && !t.is_empty() {
+                    format!("\\textbf{{{t}}}")
+                } else {
+                    t
+                });
+            }
+            let _ = writeln!(out, "{} \\\\", line.join(" & "));
+            prev_group = Some(group.as_str());
+        }
+        let _ = writeln!(out, "\\bottomrule");
+        let _ = writeln!(out, "\\end{{tabular}}");
+        out
+    }
+}

@@ -1,0 +1,218 @@
+//! The vocabulary of the spec: datasets, backbones, losses, ways, metrics and the option enums.
+//! Each key has a stable snake_case name (used in YAML, CSV, JSON and on the command line) and the
+//! label the paper prints.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Error of parsing a key from text; it lists the accepted names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{given}`; expected one of: {expected}")]
+pub struct UnknownKey {
+    pub kind: &'static str,
+    pub given: String,
+    pub expected: String,
+}
+
+macro_rules! key_enum {
+    ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident = $s:literal, $label:literal;)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $s)] #[cfg_attr(feature = "clap", value(name = $s))] $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in the paper's order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable snake_case name.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s),+ }
+            }
+
+            /// The label the paper prints.
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownKey;
+            fn from_str(s: &str) -> Result<Self, UnknownKey> {
+                match s {
+                    $($s => Ok($name::$variant),)+
+                    _ => Err(UnknownKey {
+                        kind: $kind,
+                        given: s.to_string(),
+                        expected: [$($s),+].join(", "),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+key_enum!(
+    /// A dataset. The first four are the paper's; `embedded` is twoway's generated default.
+    Dataset, "dataset" {
+        Coco = "coco", "MS-COCO";
+        Vispr = "vispr", "VISPR";
+        Vaw = "vaw", "VAW";
+        Wider = "wider", "WIDER";
+        Embedded = "embedded", "Embedded";
+    }
+);
+
+key_enum!(
+    /// A backbone network. The first four are the paper's; `tiny` is twoway's small CNN.
+    Backbone, "backbone" {
+        Resnet50 = "resnet50", "ResNet50";
+        Resnext50 = "resnext50_32x4d", "ResNeXt50";
+        Densenet169 = "densenet169", "DenseNet169";
+        Regnety32gf = "regnety_32gf", "RegNetY-32GF";
+        Tiny = "tiny", "Tiny";
+    }
+);
+
+key_enum!(
+    /// A loss function; `twoway` is the paper's proposed loss ("Ours").
+    Loss, "loss" {
+        Softmax = "softmax", "Softmax";
+        Bce = "bce", "BCE";
+        Focal = "focal", "Focal";
+        Asl = "asl", "ASL";
+        Twoway = "twoway", "Ours";
+    }
+);
+
+key_enum!(
+    /// The way a set-based loss is applied. The class way discriminates samples (helps mAP@class); the sample
+    /// way discriminates classes (helps mAP@sample); `both` sums the two way means.
+    Way, "way" {
+        Both = "both", "both";
+        Class = "class", "class";
+        Sample = "sample", "sample";
+    }
+);
+
+key_enum!(
+    /// An evaluation metric (0-100 scale).
+    Metric, "metric" {
+        MapClass = "map_class", "mAP@class";
+        MapSample = "map_sample", "mAP@sample";
+    }
+);
+
+key_enum!(
+    /// How the two-way loss excludes entries from a set inside the logsumexp.
+    Mask, "mask" {
+        /// Excluded entries are -inf (set semantics, the poster's formula).
+        Exact = "exact", "exact";
+        /// Excluded entries get the release's additive -100 offset (after division by T).
+        Official = "official", "official";
+    }
+);
+
+key_enum!(
+    /// Reduction of the element-wise losses (BCE, focal, ASL) over the labelled entries.
+    Reduction, "reduction" {
+        /// Sum over classes, mean over samples (the batch's rows).
+        SumMean = "sum_mean", "sum over classes, mean over samples";
+        /// Mean over the labelled entries.
+        Mean = "mean", "mean over labelled entries";
+        /// Sum over all labelled entries.
+        Sum = "sum", "sum over labelled entries";
+    }
+);
+
+key_enum!(
+    /// How AP ranks tied scores.
+    Ties, "ties" {
+        /// Tied scores form one threshold (order-independent).
+        Grouped = "grouped", "grouped";
+        /// Ties ranked by position (stable descending sort).
+        Index = "index", "index";
+    }
+);
+
+key_enum!(
+    /// The denominator of AP.
+    Denominator, "denominator" {
+        /// The number of positives.
+        Exact = "exact", "exact";
+        /// The release's `positives + 1e-8`.
+        Release = "release", "release";
+    }
+);
+
+key_enum!(
+    /// Where a default or a fact comes from.
+    Source, "source" {
+        Poster = "poster", "the poster";
+        Release = "release", "the authors' release";
+        BaselineAuthors = "baseline_authors", "the baseline's authors";
+        PublicFormat = "public_format", "the dataset's public format";
+        Torchvision = "torchvision", "torchvision";
+        Ours = "ours", "our choice";
+    }
+);
+
+impl Loss {
+    /// The losses the paper compares in its main table, in its row order.
+    pub const PAPER: &'static [Loss] = Loss::ALL;
+
+    /// True for the set-based losses that have ways (two-way and softmax).
+    pub fn has_ways(self) -> bool {
+        matches!(self, Loss::Twoway | Loss::Softmax)
+    }
+}
+
+impl Dataset {
+    /// The paper's four datasets, in its row order.
+    pub const PAPER: &'static [Dataset] =
+        &[Dataset::Coco, Dataset::Vispr, Dataset::Vaw, Dataset::Wider];
+}
+
+impl Backbone {
+    /// The paper's four backbones, in its column order.
+    pub const PAPER: &'static [Backbone] = &[
+        Backbone::Resnet50,
+        Backbone::Resnext50,
+        Backbone::Densenet169,
+        Backbone::Regnety32gf,
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_list_the_choices() {
+        for d in Dataset::ALL {
+            assert_eq!(d.as_str().parse::<Dataset>().unwrap(), *d);
+        }
+        for b in Backbone::ALL {
+            assert_eq!(b.as_str().parse::<Backbone>().unwrap(), *b);
+        }
+        let err = "resnet51".parse::<Backbone>().unwrap_err();
+        assert!(err.to_string().contains("resnext50_32x4d"), "{err}");
+        assert!(err.to_string().contains("`resnet51`"), "{err}");
+    }
+
+    #[test]
+    fn serde_uses_the_stable_names() {
+        let s = serde_json::to_string(&Backbone::Resnext50).unwrap();
+        assert_eq!(s, "\"resnext50_32x4d\"");
+        let w: Way = serde_json::from_str("\"sample\"").unwrap();
+        assert_eq!(w, Way::Sample);
+    }
+}

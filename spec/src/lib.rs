@@ -1,0 +1,124 @@
+//! The twoway specification: the paper's published tables, registries of datasets and backbones, loss
+//! and metric definitions with the source of every default, training recipes, and a validating loader.
+//!
+//! The YAML files under `spec/data/` are the source of truth; they are embedded in the crate, so
+//! [`Spec::embedded`] works anywhere, and [`Spec::load_dir`] loads (and validates) an edited copy.
+
+pub mod claims;
+mod error;
+mod keys;
+mod load;
+pub mod losses;
+pub mod paper;
+pub mod recipes;
+pub mod registry;
+
+pub use error::{Location, SpecError};
+pub use keys::{
+    Backbone, Dataset, Denominator, Loss, Mask, Metric, Reduction, Source, Ties, UnknownKey, Way,
+};
+pub use load::{parse, Param, Printed};
+pub use paper::{CellKey, Paper, Published, Table};
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// The names of the spec's data files, in load order.
+pub const FILES: [&str; 6] = [
+    "losses.yaml",
+    "metrics.yaml",
+    "paper.yaml",
+    "datasets.yaml",
+    "backbones.yaml",
+    "recipes.yaml",
+];
+
+const EMBEDDED: [&str; 6] = [
+    include_str!("../data/losses.yaml"),
+    include_str!("../data/metrics.yaml"),
+    include_str!("../data/paper.yaml"),
+    include_str!("../data/datasets.yaml"),
+    include_str!("../data/backbones.yaml"),
+    include_str!("../data/recipes.yaml"),
+];
+
+/// The whole specification, loaded and validated.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub losses: losses::Losses,
+    pub metrics: losses::Metrics,
+    pub paper: Paper,
+    pub datasets: BTreeMap<Dataset, registry::DatasetSpec>,
+    pub backbones: BTreeMap<Backbone, registry::BackboneSpec>,
+    pub recipes: BTreeMap<String, recipes::Recipe>,
+}
+
+impl Spec {
+    /// The spec embedded at build time (from `spec/data/`). Its validity is a test of this crate.
+    pub fn embedded() -> &'static Spec {
+        static SPEC: OnceLock<Spec> = OnceLock::new();
+        SPEC.get_or_init(|| {
+            let names = FILES.map(|f| format!("spec/data/{f}"));
+            Spec::from_texts(&names, &EMBEDDED)
+                .unwrap_or_else(|e| panic!("the embedded spec is invalid: {e}"))
+        })
+    }
+
+    /// Loads and validates the spec files from `dir` (a copy of `spec/data/`).
+    pub fn load_dir(dir: &Path) -> Result<Spec, SpecError> {
+        let mut names = Vec::new();
+        let mut texts = Vec::new();
+        for f in FILES {
+            let path = dir.join(f);
+            let label = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|source| SpecError::Io {
+                file: label.clone(),
+                source,
+            })?;
+            names.push(label);
+            texts.push(text);
+        }
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        Spec::from_texts(&names, &texts)
+    }
+
+    fn from_texts<S: AsRef<str>>(names: &[S], texts: &[&str]) -> Result<Spec, SpecError> {
+        let n = |i: usize| names[i].as_ref();
+        let t = |i: usize| move |e: SpecError| e.with_line_from(texts[i]);
+        let losses = losses::load_losses(n(0), texts[0]).map_err(t(0))?;
+        let metrics = losses::load_metrics(n(1), texts[1]).map_err(t(1))?;
+        let paper = paper::load(n(2), texts[2], |l| losses.main_way(l)).map_err(t(2))?;
+        let datasets = registry::load_datasets(n(3), texts[3]).map_err(t(3))?;
+        let backbones = registry::load_backbones(n(4), texts[4]).map_err(t(4))?;
+        let recipes = recipes::load_recipes(n(5), texts[5]).map_err(t(5))?;
+        Ok(Spec {
+            losses,
+            metrics,
+            paper,
+            datasets,
+            backbones,
+            recipes,
+        })
+    }
+
+    /// The way each loss runs with in the main table.
+    pub fn main_way(&self, loss: Loss) -> Option<Way> {
+        self.losses.main_way(loss)
+    }
+
+    /// The paper's claims derived from the published numbers (main table and ways ablation).
+    pub fn published_claims(&self) -> claims::Claims {
+        let cells: Vec<claims::Cell> = self
+            .paper
+            .main
+            .iter()
+            .chain(&self.paper.ways)
+            .map(|p| claims::Cell {
+                key: p.key,
+                value: p.value,
+            })
+            .collect();
+        claims::derive(&cells, |l| self.main_way(l))
+    }
+}

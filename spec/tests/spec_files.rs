@@ -1,0 +1,305 @@
+//! The spec files load, hold the paper's numbers, and a malformed copy is rejected with an error that
+//! names the file, the line and the field.
+
+use std::path::{Path, PathBuf};
+use twoway_spec::{Backbone, CellKey, Dataset, Loss, Metric, Spec, SpecError, Table, Way};
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+/// A copy of spec/data in a temp dir with `file` edited by `edit`.
+fn load_edited(
+    file: &str,
+    edit: impl Fn(&str) -> String,
+) -> (tempfile::TempDir, Result<Spec, SpecError>) {
+    let dir = tempfile::tempdir().unwrap();
+    for f in twoway_spec::FILES {
+        let text = std::fs::read_to_string(data_dir().join(f)).unwrap();
+        let text = if f == file { edit(&text) } else { text };
+        std::fs::write(dir.path().join(f), text).unwrap();
+    }
+    let r = Spec::load_dir(dir.path());
+    (dir, r)
+}
+
+fn edit_err(file: &str, from: &str, to: &str) -> String {
+    let (_d, r) = load_edited(file, |t| {
+        assert!(t.contains(from), "test setup: {from:?} not in {file}");
+        t.replacen(from, to, 1)
+    });
+    r.expect_err("the edited spec must be rejected").to_string()
+}
+
+#[test]
+fn embedded_spec_equals_the_files_on_disk() {
+    let disk = Spec::load_dir(&data_dir()).unwrap();
+    let emb = Spec::embedded();
+    assert_eq!(disk.paper.main, emb.paper.main);
+    assert_eq!(disk.paper.ways, emb.paper.ways);
+    assert_eq!(disk.losses, emb.losses);
+}
+
+#[test]
+fn paper_tables_have_160_and_12_numbers_with_unique_keys() {
+    let p = &Spec::embedded().paper;
+    assert_eq!(p.main.len(), 160);
+    assert_eq!(p.ways.len(), 12);
+    let mut keys: Vec<CellKey> = p.main.iter().map(|x| x.key).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 160);
+    assert!(p.main.iter().all(|x| x.table == Table::Main));
+    assert!(p.ways.iter().all(|x| x.table == Table::Ways));
+}
+
+#[test]
+fn spot_values_as_printed_in_the_poster() {
+    let spec = Spec::embedded();
+    let key = |dataset, backbone, loss: Loss, metric| CellKey {
+        dataset,
+        backbone,
+        loss,
+        way: spec.main_way(loss),
+        metric,
+    };
+    // Values read off the poster's "Performance comparison" table.
+    let cases = [
+        (
+            Dataset::Coco,
+            Backbone::Resnet50,
+            Loss::Softmax,
+            Metric::MapClass,
+            58.00,
+        ),
+        (
+            Dataset::Coco,
+            Backbone::Regnety32gf,
+            Loss::Twoway,
+            Metric::MapSample,
+            89.54,
+        ),
+        (
+            Dataset::Vispr,
+            Backbone::Resnext50,
+            Loss::Softmax,
+            Metric::MapSample,
+            85.43,
+        ),
+        (
+            Dataset::Vispr,
+            Backbone::Resnext50,
+            Loss::Twoway,
+            Metric::MapSample,
+            85.40,
+        ),
+        (
+            Dataset::Vaw,
+            Backbone::Densenet169,
+            Loss::Bce,
+            Metric::MapSample,
+            66.50,
+        ),
+        (
+            Dataset::Wider,
+            Backbone::Densenet169,
+            Loss::Asl,
+            Metric::MapClass,
+            67.34,
+        ),
+        (
+            Dataset::Wider,
+            Backbone::Resnet50,
+            Loss::Focal,
+            Metric::MapClass,
+            65.88,
+        ),
+    ];
+    for (d, b, l, m, v) in cases {
+        assert_eq!(
+            spec.paper.lookup(&key(d, b, l, m)),
+            Some(v),
+            "{d}/{b}/{l}/{m}"
+        );
+    }
+    // The ways ablation (MS-COCO, ResNet50).
+    let w = |loss, way, metric| CellKey {
+        dataset: Dataset::Coco,
+        backbone: Backbone::Resnet50,
+        loss,
+        way: Some(way),
+        metric,
+    };
+    assert_eq!(
+        spec.paper
+            .lookup(&w(Loss::Twoway, Way::Class, Metric::MapClass)),
+        Some(73.06)
+    );
+    assert_eq!(
+        spec.paper
+            .lookup(&w(Loss::Softmax, Way::Class, Metric::MapSample)),
+        Some(69.15)
+    );
+    assert_eq!(
+        spec.paper
+            .lookup(&w(Loss::Softmax, Way::Both, Metric::MapClass)),
+        Some(69.19)
+    );
+}
+
+#[test]
+fn main_table_ways_follow_the_loss_defaults() {
+    let spec = Spec::embedded();
+    assert_eq!(spec.main_way(Loss::Twoway), Some(Way::Both));
+    assert_eq!(spec.main_way(Loss::Softmax), Some(Way::Sample));
+    for l in [Loss::Bce, Loss::Focal, Loss::Asl] {
+        assert_eq!(spec.main_way(l), None);
+    }
+}
+
+#[test]
+fn published_claims_are_16_of_16_and_15_of_16() {
+    let claims = Spec::embedded().published_claims();
+    let class = &claims.best[0];
+    let sample = &claims.best[1];
+    assert_eq!(
+        (class.metric, class.ours_best, class.columns),
+        (Metric::MapClass, 16, 16)
+    );
+    assert_eq!(
+        (sample.metric, sample.ours_best, sample.columns),
+        (Metric::MapSample, 15, 16)
+    );
+    let e = &sample.exceptions[0];
+    assert_eq!(
+        (e.dataset, e.backbone, e.winner),
+        (Dataset::Vispr, Backbone::Resnext50, Loss::Softmax)
+    );
+    assert_eq!((e.winner_value, e.ours), (85.43, 85.40));
+    // Both set-based losses follow the ways ordering in the ablation.
+    assert_eq!(claims.ways.len(), 2);
+    assert!(
+        claims
+            .ways
+            .iter()
+            .all(|w| w.statements.iter().all(|s| s.holds)),
+        "{claims}"
+    );
+}
+
+#[test]
+fn defaults_carry_their_sources() {
+    let l = &Spec::embedded().losses;
+    assert_eq!(l.twoway.params.tp.default, 4.0);
+    assert_eq!(l.twoway.params.tn.default, 1.0);
+    assert_eq!(l.asl.params.gamma_neg.default, 4.0);
+    assert_eq!(l.asl.params.gamma_pos.default, 0.0);
+    assert_eq!(l.asl.params.clip.default, 0.05);
+    assert_eq!(l.focal.params.gamma.default, 2.0);
+    assert_eq!(l.focal.params.alpha.default, None);
+    assert!(l.focal.params.alpha.reason.is_some());
+}
+
+#[test]
+fn wrong_type_names_file_line_and_field() {
+    let e = edit_err(
+        "paper.yaml",
+        "resnext50_32x4d: 69.68",
+        "resnext50_32x4d: high",
+    );
+    assert!(e.contains("paper.yaml:"), "{e}");
+    assert!(
+        e.contains("field `main.table.coco.bce.map_class.resnext50_32x4d`"),
+        "{e}"
+    );
+    assert!(e.contains("invalid type"), "{e}");
+    // The line of the edited number: the 20th line of paper.yaml.
+    let text = std::fs::read_to_string(data_dir().join("paper.yaml")).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.contains("resnext50_32x4d: 69.68"))
+        .unwrap()
+        + 1;
+    assert!(
+        e.contains(&format!("paper.yaml:{line}:")),
+        "expected line {line}: {e}"
+    );
+}
+
+#[test]
+fn unknown_key_is_rejected_and_named() {
+    let e = edit_err(
+        "losses.yaml",
+        "    tn: {default: 1.0, source: release}",
+        "    tn: {default: 1.0, source: release, scale: 2}",
+    );
+    assert!(e.contains("losses.yaml:"), "{e}");
+    assert!(e.contains("unknown field `scale`"), "{e}");
+    assert!(e.contains("field `twoway.params.tn"), "{e}");
+}
+
+#[test]
+fn missing_field_is_named() {
+    let e = edit_err("paper.yaml", ", densenet169: 64.04", "");
+    assert!(e.contains("missing field `densenet169`"), "{e}");
+    assert!(e.contains("field `main.table.coco.bce.map_class`"), "{e}");
+}
+
+#[test]
+fn unknown_key_names_are_rejected_with_choices() {
+    let e = edit_err("paper.yaml", "    vispr:", "    visper:");
+    assert!(e.contains("unknown variant `visper`"), "{e}");
+    assert!(e.contains("coco"), "{e}");
+}
+
+#[test]
+fn missing_table_entry_and_bad_defaults_are_named() {
+    let e = edit_err(
+        "paper.yaml",
+        "      class:  {map_class: 73.06, map_sample: 82.75}\n",
+        "",
+    );
+    assert!(
+        e.contains("field `ways.table.twoway`") && e.contains("missing way `class`"),
+        "{e}"
+    );
+    let e = edit_err("losses.yaml", "tp: {default: 4.0", "tp: {default: -4.0");
+    assert!(
+        e.contains("field `twoway.params.tp.default`") && e.contains("> 0"),
+        "{e}"
+    );
+    let e = edit_err("paper.yaml", "resnet50: 58.00", "resnet50: 58.001");
+    assert!(e.contains("two decimals"), "{e}");
+    let e = edit_err(
+        "metrics.yaml",
+        "    source: ours\n    reason: >-",
+        "    source: ours\n    notes: >-",
+    );
+    assert!(e.contains("unknown field `notes`"), "{e}");
+}
+
+#[test]
+fn malformed_yaml_and_missing_file_name_the_file() {
+    let e = edit_err("recipes.yaml", "  epochs: 40", "  epochs: [40");
+    assert!(e.contains("recipes.yaml"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let e = Spec::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("losses.yaml"), "{e}");
+}
+
+#[test]
+fn every_dataset_and_backbone_is_registered() {
+    let s = Spec::embedded();
+    for d in Dataset::ALL {
+        assert!(s.datasets.contains_key(d));
+    }
+    assert_eq!(s.datasets[&Dataset::Coco].classes, 80);
+    assert_eq!(s.datasets[&Dataset::Vaw].classes, 620);
+    assert_eq!(s.datasets[&Dataset::Vispr].classes, 68);
+    assert_eq!(s.datasets[&Dataset::Wider].classes, 14);
+    for b in Backbone::ALL {
+        assert!(s.backbones.contains_key(b));
+    }
+    assert_eq!(s.recipes["release"].epochs, 40);
+    assert_eq!(s.recipes["release"].batch_size, 512);
+}

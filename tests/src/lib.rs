@@ -1,0 +1,1 @@
+//! Shared conformance suite (filled by the reference and tch issues).
