@@ -6,8 +6,9 @@ VENV ?= .venv
 PYTHON ?= python3
 TORCH_VERSION := 2.13.0
 STAMP := $(VENV)/.twoway-setup-torch-$(TORCH_VERSION)
-# libtorch is the one inside the venv's torch wheel (found when a recipe runs, after `setup`).
-LIBTORCH = $(shell ls -d $(CURDIR)/$(VENV)/lib/python3*/site-packages/torch 2>/dev/null | head -n1)
+# libtorch is the one inside the venv's torch wheel; `setup` links it as $(VENV)/libtorch, which
+# .cargo/config.toml also names, so plain `cargo build` / `cargo test` work after `make setup`.
+LIBTORCH := $(CURDIR)/$(VENV)/libtorch
 CARGO_ENV = LIBTORCH="$(LIBTORCH)"
 TWOWAY := target/release/twoway
 
@@ -16,11 +17,13 @@ TWOWAY := target/release/twoway
 ## setup: project-local venv with torch==$(TORCH_VERSION) (libtorch for tch) and the Python tools. Idempotent.
 setup: $(STAMP)
 
-$(STAMP): tools/requirements.txt
+$(STAMP): tools/requirements.txt Makefile
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tools/requirements.txt
-	@lib=$$(ls -d $(VENV)/lib/python3*/site-packages/torch/lib); test -f "$$lib/libtorch_cpu.so" || { echo "torch wheel has no libtorch_cpu.so in $$lib" >&2; exit 1; }
+	@torch=$$(ls -d $(CURDIR)/$(VENV)/lib/python3*/site-packages/torch | head -n1); \
+	  test -f "$$torch/lib/libtorch_cpu.so" || { echo "the torch wheel has no lib/libtorch_cpu.so under $$torch" >&2; exit 1; }; \
+	  ln -sfn "$$torch" $(VENV)/libtorch
 	@touch $@
 
 ## build: release build of the `twoway` binary (libtorch found through its rpath, no LD_LIBRARY_PATH).
@@ -38,9 +41,10 @@ reproduce: build
 	@echo
 	$(TWOWAY) claims
 
-## bench: benchmarks, with ratios against peers run side by side.
+## bench: criterion benchmarks, then the Python peers timed in the same run, and the ratios.
 bench: setup
 	$(CARGO_ENV) cargo bench --workspace
+	$(VENV)/bin/python tools/bench_peers.py
 
 fmt:
 	cargo fmt --all

@@ -1,7 +1,143 @@
-//! The twoway losses on tch tensors. This crate links libtorch; its tests run on CPU everywhere and on
-//! CUDA when a device is present.
+//! The twoway losses on tch (libtorch) tensors: the same definitions as the reference
+//! (`twoway-reference`), for training code, on CPU or CUDA.
+//!
+//! ```no_run
+//! use twoway_gpu::{tch::{Device, Kind, Tensor}, TwoWayLoss, Validation};
+//! use twoway_spec::Way;
+//!
+//! let logits = Tensor::randn([512, 80], (Kind::Float, Device::cuda_if_available())).set_requires_grad(true);
+//! let targets = Tensor::zeros([512, 80], (Kind::Float, Device::Cpu)); // 1 positive, 0 negative, -1 unknown
+//! let loss = TwoWayLoss::new(4.0, 1.0).way(Way::Both).validation(Validation::Shape);
+//! let value = loss.forward(&logits, &targets).unwrap();
+//! value.backward();
+//! ```
+//!
+//! # Inputs
+//! Logits are a 2-D floating tensor (samples x classes) of any float kind. f32 and f64 are computed in their
+//! own kind; f16 and bf16 are computed in f32 (the loss is returned as an f32 scalar; the gradient flows
+//! back to the half-precision logits, rounded to their kind). Targets have the logits' shape, any numeric
+//! kind, on any device (they are moved to the logits' device): 1 positive, 0 negative, -1 unknown.
+//!
+//! # Gradients
+//! The two-way and softmax losses compute their gradient in closed form in the same sweep as the value
+//! (the reference's formulas) and attach it to the value, so `backward()` costs one multiply. It is a
+//! first-order gradient: differentiating it again (double backward) is not supported. The element-wise
+//! losses are plain differentiable expressions.
+//!
+//! # Validation
+//! [`Validation::Full`] (the default) checks shapes, kinds, that the logits are finite and that every
+//! label is -1, 0 or 1; the value checks read one flag back from the device, which synchronises a CUDA
+//! stream. [`Validation::Shape`] checks shapes and kinds only and never synchronises: use it in the training
+//! hot path once the data pipeline is trusted.
+//!
+//! # CUDA
+//! Every op is a libtorch op, so the losses run on any device libtorch supports; the conformance suite
+//! runs on CUDA with `cargo test -p twoway-tests --features cuda` (and fails if no CUDA device is visible then). On CUDA, f32
+//! results differ from the CPU's within the f32 bound of the suite (1e-5 relative), since reductions sum in
+//! another order.
 
+mod check;
+mod elementwise;
+mod error;
+pub mod peer;
+mod sets;
+
+pub use check::Validation;
+pub use error::GpuError;
 pub use tch;
+
+use tch::{Kind, Tensor};
+use twoway_reference::{AnyLoss, TwoWay};
+use twoway_spec::{Loss, Mask, Way};
+
+/// The kind a loss computes in for logits of `kind`.
+pub fn compute_kind(kind: Kind) -> Kind {
+    match kind {
+        Kind::Double => Kind::Double,
+        _ => Kind::Float,
+    }
+}
+
+/// Any loss of the spec on tensors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MultiLabelLoss {
+    pub config: AnyLoss,
+    pub validation: Validation,
+}
+
+impl MultiLabelLoss {
+    pub fn new(config: AnyLoss) -> Self {
+        MultiLabelLoss { config, validation: Validation::default() }
+    }
+
+    /// `loss` with the spec's default hyper-parameters.
+    pub fn default_for(loss: Loss) -> Self {
+        MultiLabelLoss::new(AnyLoss::default_for(loss))
+    }
+
+    pub fn validation(self, validation: Validation) -> Self {
+        MultiLabelLoss { validation, ..self }
+    }
+
+    /// The loss of `logits` (B x C) against `targets`, a 0-dim tensor with autograd back to `logits`.
+    pub fn forward(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor, GpuError> {
+        self.config.validate()?;
+        let y = check::inputs(logits, targets, self.validation)?;
+        let x = logits.to_kind(compute_kind(logits.kind()));
+        let pos = y.gt(0);
+        Ok(match &self.config {
+            AnyLoss::TwoWay(c) => {
+                let (value, grad) = tch::no_grad(|| sets::two_way(c, &x.detach(), &pos, &y.eq(0)));
+                sets::attach(&x, value, grad)
+            }
+            AnyLoss::Softmax(c) => {
+                let (value, grad) = tch::no_grad(|| sets::softmax(c, &x.detach(), &pos, &y.ge(0)));
+                sets::attach(&x, value, grad)
+            }
+            AnyLoss::Bce(c) => elementwise::bce(c, &x, &pos, &y.ge(0)),
+            AnyLoss::Focal(c) => elementwise::focal(c, &x, &pos, &y.ge(0)),
+            AnyLoss::Asl(c) => elementwise::asl(c, &x, &pos, &y.ge(0)),
+        })
+    }
+}
+
+/// The two-way loss on tensors: `TwoWayLoss::new(tp, tn).way(Way::Both)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TwoWayLoss {
+    pub config: TwoWay,
+    pub validation: Validation,
+}
+
+impl Default for TwoWayLoss {
+    /// The spec's defaults: Tp = 4, Tn = 1, both ways, exact masking, full validation.
+    fn default() -> Self {
+        TwoWayLoss { config: TwoWay::default(), validation: Validation::default() }
+    }
+}
+
+impl TwoWayLoss {
+    pub fn new(tp: f64, tn: f64) -> Self {
+        TwoWayLoss { config: TwoWay::new(tp, tn), ..Default::default() }
+    }
+
+    pub fn way(mut self, way: Way) -> Self {
+        self.config.way = way;
+        self
+    }
+
+    pub fn mask(mut self, mask: Mask) -> Self {
+        self.config.mask = mask;
+        self
+    }
+
+    pub fn validation(self, validation: Validation) -> Self {
+        TwoWayLoss { validation, ..self }
+    }
+
+    pub fn forward(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor, GpuError> {
+        MultiLabelLoss { config: AnyLoss::TwoWay(self.config), validation: self.validation }.forward(logits, targets)
+    }
+}
 
 /// The device the library computes on by default: the first CUDA device when libtorch sees one, else the CPU.
 pub fn default_device() -> tch::Device {
@@ -15,8 +151,5 @@ pub fn runtime_info() -> String {
     } else {
         "CUDA not available".to_string()
     };
-    format!(
-        "libtorch via tch 0.26, {cuda}, {} CPU thread(s)",
-        tch::get_num_threads()
-    )
+    format!("libtorch via tch 0.26, {cuda}, {} CPU thread(s)", tch::get_num_threads())
 }

@@ -6,25 +6,17 @@ use tch::{Device, Kind, Tensor};
 #[test]
 fn softplus_and_its_gradient_match_closed_forms_on_cpu() {
     let xs = [-3.0f64, -0.5, 0.0, 0.7, 4.0];
-    let x = Tensor::from_slice(&xs)
-        .to_device(Device::Cpu)
-        .set_requires_grad(true);
+    let x = Tensor::from_slice(&xs).to_device(Device::Cpu).set_requires_grad(true);
     let y = x.softplus().sum(Kind::Double);
     y.backward();
     let expected: f64 = xs.iter().map(|v| (1.0 + v.exp()).ln()).sum();
     let got = y.double_value(&[]);
-    assert!(
-        (got - expected).abs() < 1e-12,
-        "softplus sum {got} vs closed form {expected}"
-    );
+    assert!((got - expected).abs() < 1e-12, "softplus sum {got} vs closed form {expected}");
     let grad = x.grad();
     for (i, v) in xs.iter().enumerate() {
         let sigmoid = 1.0 / (1.0 + (-v).exp());
         let g = grad.double_value(&[i as i64]);
-        assert!(
-            (g - sigmoid).abs() < 1e-12,
-            "d softplus / dx at {v}: {g} vs sigmoid {sigmoid}"
-        );
+        assert!((g - sigmoid).abs() < 1e-12, "d softplus / dx at {v}: {g} vs sigmoid {sigmoid}");
     }
 }
 

@@ -9,11 +9,7 @@ use std::process::ExitCode;
 use twoway_spec::Spec;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "twoway",
-    version,
-    about = "Verify and reproduce the Two-way Multi-Label Loss (Kobayashi, CVPR 2023)"
-)]
+#[command(name = "twoway", version, about = "Verify and reproduce the Two-way Multi-Label Loss (Kobayashi, CVPR 2023)")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -27,6 +23,10 @@ pub enum Command {
     Claims(ClaimsArgs),
     /// Validate a copy of the spec files (spec/data) and report the first problem.
     Spec(SpecArgs),
+    /// Compute a loss and its gradient on logits and targets (.npy or .json).
+    Eval(crate::eval::EvalArgs),
+    /// Compute mAP@class and mAP@sample of scores against targets (.npy or .json).
+    Map(crate::eval::MapArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -84,10 +84,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Claims(a) => {
             let claims = Spec::embedded().published_claims();
             match a.format {
-                TextOrJson::Text => write!(
-                    out,
-                    "Published claims (from the poster's tables):\n{claims}"
-                )?,
+                TextOrJson::Text => write!(out, "Published claims (from the poster's tables):\n{claims}")?,
                 TextOrJson::Json => writeln!(out, "{}", serde_json::to_string_pretty(&claims)?)?,
             }
         }
@@ -101,6 +98,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                 spec.paper.ways.len()
             )?;
         }
+        Command::Eval(a) => crate::eval::eval(&a, out)?,
+        Command::Map(a) => crate::eval::map(&a, out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -59,22 +59,14 @@ impl TableModel {
         .iter()
         .map(|p| (p.key, p.value))
         .collect();
-        let keys: BTreeSet<CellKey> = published
-            .keys()
-            .copied()
-            .chain(reproduced.keys().copied().filter(in_view))
-            .collect();
+        let keys: BTreeSet<CellKey> =
+            published.keys().copied().chain(reproduced.keys().copied().filter(in_view)).collect();
         let mut rows: Vec<Row> = keys
             .into_iter()
             .map(|key| {
                 let p = published.get(&key).copied();
                 let r = reproduced.get(&key).copied();
-                Row {
-                    key,
-                    published: p,
-                    reproduced: r,
-                    delta: p.zip(r).map(|(p, r)| r - p),
-                }
+                Row { key, published: p, reproduced: r, delta: p.zip(r).map(|(p, r)| r - p) }
             })
             .collect();
         rows.sort_by_key(|r| order(view, &r.key));
@@ -125,41 +117,28 @@ impl TableModel {
         let mut g = Grid::default();
         match self.view {
             View::Main => {
-                let backbones: BTreeSet<Backbone> =
-                    self.rows.iter().map(|r| r.key.backbone).collect();
+                let backbones: BTreeSet<Backbone> = self.rows.iter().map(|r| r.key.backbone).collect();
                 g.row_header = vec!["Dataset".into(), "Loss".into()];
                 for m in Metric::ALL {
                     g.col_groups.push((m.label().to_string(), backbones.len()));
-                    g.cols
-                        .extend(backbones.iter().map(|b| b.label().to_string()));
+                    g.cols.extend(backbones.iter().map(|b| b.label().to_string()));
                 }
-                let rows: BTreeSet<(Dataset, Loss)> = self
-                    .rows
-                    .iter()
-                    .map(|r| (r.key.dataset, r.key.loss))
-                    .collect();
+                let rows: BTreeSet<(Dataset, Loss)> = self.rows.iter().map(|r| (r.key.dataset, r.key.loss)).collect();
                 for (d, l) in rows {
                     let mut cells = Vec::new();
                     for m in Metric::ALL {
                         for b in &backbones {
-                            cells.push(self.find(|k| {
-                                k.dataset == d && k.loss == l && k.metric == *m && k.backbone == *b
-                            }));
+                            cells.push(
+                                self.find(|k| k.dataset == d && k.loss == l && k.metric == *m && k.backbone == *b),
+                            );
                         }
                     }
-                    g.rows.push((
-                        d.label().to_string(),
-                        vec![d.label().to_string(), l.label().to_string()],
-                        cells,
-                    ));
+                    g.rows.push((d.label().to_string(), vec![d.label().to_string(), l.label().to_string()], cells));
                 }
             }
             View::Ways => {
-                let cols: BTreeSet<(Loss, Way)> = self
-                    .rows
-                    .iter()
-                    .filter_map(|r| r.key.way.map(|w| (r.key.loss, w)))
-                    .collect();
+                let cols: BTreeSet<(Loss, Way)> =
+                    self.rows.iter().filter_map(|r| r.key.way.map(|w| (r.key.loss, w))).collect();
                 let cols: Vec<(Loss, Way)> = {
                     let mut c: Vec<_> = cols.into_iter().collect();
                     c.sort_by_key(|(l, w)| (std::cmp::Reverse(*l == Loss::Twoway), *l, *w));
@@ -173,32 +152,21 @@ impl TableModel {
                     }
                 }
                 g.cols = cols.iter().map(|(_, w)| w.label().to_string()).collect();
-                let rows: BTreeSet<(Dataset, Backbone, Metric)> = self
-                    .rows
-                    .iter()
-                    .map(|r| (r.key.dataset, r.key.backbone, r.key.metric))
-                    .collect();
+                let rows: BTreeSet<(Dataset, Backbone, Metric)> =
+                    self.rows.iter().map(|r| (r.key.dataset, r.key.backbone, r.key.metric)).collect();
                 for (d, b, m) in rows {
                     let cells = cols
                         .iter()
                         .map(|(l, w)| {
                             self.find(|k| {
-                                k.dataset == d
-                                    && k.backbone == b
-                                    && k.metric == m
-                                    && k.loss == *l
-                                    && k.way == Some(*w)
+                                k.dataset == d && k.backbone == b && k.metric == m && k.loss == *l && k.way == Some(*w)
                             })
                         })
                         .collect();
                     let group = format!("{}/{}", d.label(), b.label());
                     g.rows.push((
                         group,
-                        vec![
-                            d.label().to_string(),
-                            b.label().to_string(),
-                            m.label().to_string(),
-                        ],
+                        vec![d.label().to_string(), b.label().to_string(), m.label().to_string()],
                         cells,
                     ));
                 }
@@ -216,12 +184,7 @@ impl TableModel {
 /// The paper's order: datasets, then losses (main) or backbones (ways), then metric and backbone / way.
 fn order(view: View, k: &CellKey) -> [u8; 5] {
     let way = k.way.map_or(0, |w| w as u8 + 1);
-    let (d, b, l, m) = (
-        k.dataset as u8,
-        k.backbone as u8,
-        k.loss as u8,
-        k.metric as u8,
-    );
+    let (d, b, l, m) = (k.dataset as u8, k.backbone as u8, k.loss as u8, k.metric as u8);
     match view {
         View::Main => [d, l, m, b, way],
         View::Ways => [d, b, (k.loss != Loss::Twoway) as u8, way, m],
@@ -253,14 +216,9 @@ impl Grid {
         let value = |c: &Option<Row>| c.and_then(|r| r.published.or(r.reproduced));
         let groups: BTreeSet<String> = self.rows.iter().map(|r| r.0.clone()).collect();
         for group in groups {
-            let idx: Vec<usize> = (0..self.rows.len())
-                .filter(|i| self.rows[*i].0 == group)
-                .collect();
+            let idx: Vec<usize> = (0..self.rows.len()).filter(|i| self.rows[*i].0 == group).collect();
             for c in 0..self.cols.len() {
-                let max = idx
-                    .iter()
-                    .filter_map(|i| value(&self.rows[*i].2[c]))
-                    .fold(f64::NEG_INFINITY, f64::max);
+                let max = idx.iter().filter_map(|i| value(&self.rows[*i].2[c])).fold(f64::NEG_INFINITY, f64::max);
                 for i in &idx {
                     if value(&self.rows[*i].2[c]) == Some(max) {
                         self.best[*i][c] = true;
@@ -293,25 +251,14 @@ impl Grid {
             }
         }
         let _ = writeln!(out, "| {} |", header.join(" | "));
-        let align: Vec<&str> = (0..header.len())
-            .map(|i| {
-                if i < self.row_header.len() {
-                    "---"
-                } else {
-                    "---:"
-                }
-            })
-            .collect();
+        let align: Vec<&str> =
+            (0..header.len()).map(|i| if i < self.row_header.len() { "---" } else { "---:" }).collect();
         let _ = writeln!(out, "|{}|", align.join("|"));
         for (ri, (_, labels, cells)) in self.rows.iter().enumerate() {
             let mut line: Vec<String> = labels.clone();
             for (c, cell) in cells.iter().enumerate() {
                 let t = Self::cell_text(cell);
-                line.push(if self.best[ri][c] && !t.is_empty() {
-                    format!("**{t}**")
-                } else {
-                    t
-                });
+                line.push(if self.best[ri][c] && !t.is_empty() { format!("**{t}**") } else { t });
             }
             let _ = writeln!(out, "| {} |", line.join(" | "));
         }
@@ -326,11 +273,7 @@ impl Grid {
             out,
             "\\begin{{tabular}}{{{}{}}}",
             "l".repeat(nr),
-            self.col_groups
-                .iter()
-                .map(|(_, n)| "r".repeat(*n))
-                .collect::<Vec<_>>()
-                .join("")
+            self.col_groups.iter().map(|(_, n)| "r".repeat(*n)).collect::<Vec<_>>().join("")
         );
         let _ = writeln!(out, "\\toprule");
         let mut line = vec![String::new(); nr];
@@ -343,12 +286,7 @@ impl Grid {
         }
         let _ = writeln!(out, "{} \\\\", line.join(" & "));
         let _ = writeln!(out, "{}", rules.join(" "));
-        let header: Vec<String> = self
-            .row_header
-            .iter()
-            .chain(&self.cols)
-            .map(|s| esc(s))
-            .collect();
+        let header: Vec<String> = self.row_header.iter().chain(&self.cols).map(|s| esc(s)).collect();
         let _ = writeln!(out, "{} \\\\", header.join(" & "));
         let _ = writeln!(out, "\\midrule");
         let mut prev_group: Option<&str> = None;
@@ -370,11 +308,7 @@ impl Grid {
                 .collect();
             for (c, cell) in cells.iter().enumerate() {
                 let t = Self::cell_text(cell);
-                line.push(if self.best[ri][c] && !t.is_empty() {
-                    format!("\\textbf{{{t}}}")
-                } else {
-                    t
-                });
+                line.push(if self.best[ri][c] && !t.is_empty() { format!("\\textbf{{{t}}}") } else { t });
             }
             let _ = writeln!(out, "{} \\\\", line.join(" & "));
             prev_group = Some(group.as_str());

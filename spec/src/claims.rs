@@ -67,50 +67,26 @@ pub struct Claims {
 pub fn derive(cells: &[Cell], main_way: impl Fn(Loss) -> Option<Way>) -> Claims {
     let value: BTreeMap<CellKey, f64> = cells.iter().map(|c| (c.key, c.value)).collect();
 
-    let columns: BTreeSet<(Dataset, Backbone)> = cells
-        .iter()
-        .map(|c| (c.key.dataset, c.key.backbone))
-        .collect();
+    let columns: BTreeSet<(Dataset, Backbone)> = cells.iter().map(|c| (c.key.dataset, c.key.backbone)).collect();
     let mut best = Vec::new();
     for metric in Metric::ALL {
-        let mut claim = BestClaim {
-            metric: *metric,
-            columns: 0,
-            ours_best: 0,
-            exceptions: Vec::new(),
-        };
+        let mut claim = BestClaim { metric: *metric, columns: 0, ours_best: 0, exceptions: Vec::new() };
         for &(dataset, backbone) in &columns {
             let get = |loss: Loss| {
-                let key = CellKey {
-                    dataset,
-                    backbone,
-                    loss,
-                    way: main_way(loss),
-                    metric: *metric,
-                };
+                let key = CellKey { dataset, backbone, loss, way: main_way(loss), metric: *metric };
                 value.get(&key).copied()
             };
             let Some(ours) = get(Loss::Twoway) else {
                 continue;
             };
-            let others: Vec<(Loss, f64)> = Loss::ALL
-                .iter()
-                .filter(|l| **l != Loss::Twoway)
-                .filter_map(|l| get(*l).map(|v| (*l, v)))
-                .collect();
-            let Some(&(winner, winner_value)) = others.iter().max_by(|a, b| a.1.total_cmp(&b.1))
-            else {
+            let others: Vec<(Loss, f64)> =
+                Loss::ALL.iter().filter(|l| **l != Loss::Twoway).filter_map(|l| get(*l).map(|v| (*l, v))).collect();
+            let Some(&(winner, winner_value)) = others.iter().max_by(|a, b| a.1.total_cmp(&b.1)) else {
                 continue;
             };
             claim.columns += 1;
             if winner_value > ours {
-                claim.exceptions.push(Exception {
-                    dataset,
-                    backbone,
-                    winner,
-                    winner_value,
-                    ours,
-                });
+                claim.exceptions.push(Exception { dataset, backbone, winner, winner_value, ours });
             } else {
                 claim.ours_best += 1;
             }
@@ -125,13 +101,7 @@ pub fn derive(cells: &[Cell], main_way: impl Fn(Loss) -> Option<Way>) -> Claims 
             let mut complete = true;
             for (wi, way) in [Way::Both, Way::Class, Way::Sample].into_iter().enumerate() {
                 for (mi, metric) in Metric::ALL.iter().enumerate() {
-                    match value.get(&CellKey {
-                        dataset,
-                        backbone,
-                        loss,
-                        way: Some(way),
-                        metric: *metric,
-                    }) {
+                    match value.get(&CellKey { dataset, backbone, loss, way: Some(way), metric: *metric }) {
                         Some(v) => values[wi][mi] = *v,
                         None => complete = false,
                     }
@@ -159,13 +129,7 @@ pub fn derive(cells: &[Cell], main_way: impl Fn(Loss) -> Option<Way>) -> Claims 
                     holds: sample[1] > class[1],
                 },
             ];
-            ways.push(WaysClaim {
-                dataset,
-                backbone,
-                loss,
-                values,
-                statements,
-            });
+            ways.push(WaysClaim { dataset, backbone, loss, values, statements });
         }
     }
     Claims { best, ways }
@@ -208,12 +172,7 @@ impl fmt::Display for Claims {
                 w.values[2][1]
             )?;
             for s in &w.statements {
-                writeln!(
-                    f,
-                    "  [{}] {}",
-                    if s.holds { "holds" } else { "fails" },
-                    s.text
-                )?;
+                writeln!(f, "  [{}] {}", if s.holds { "holds" } else { "fails" }, s.text)?;
             }
         }
         Ok(())

@@ -42,17 +42,9 @@ pub enum SpecError {
 }
 
 impl SpecError {
-    pub(crate) fn invalid(
-        file: &str,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub(crate) fn invalid(file: &str, field: impl Into<String>, message: impl Into<String>) -> Self {
         SpecError::Invalid {
-            at: Location {
-                file: file.to_string(),
-                line: None,
-                field: field.into(),
-            },
+            at: Location { file: file.to_string(), line: None, field: field.into() },
             message: message.into(),
         }
     }

@@ -177,18 +177,13 @@ impl Loss {
 
 impl Dataset {
     /// The paper's four datasets, in its row order.
-    pub const PAPER: &'static [Dataset] =
-        &[Dataset::Coco, Dataset::Vispr, Dataset::Vaw, Dataset::Wider];
+    pub const PAPER: &'static [Dataset] = &[Dataset::Coco, Dataset::Vispr, Dataset::Vaw, Dataset::Wider];
 }
 
 impl Backbone {
     /// The paper's four backbones, in its column order.
-    pub const PAPER: &'static [Backbone] = &[
-        Backbone::Resnet50,
-        Backbone::Resnext50,
-        Backbone::Densenet169,
-        Backbone::Regnety32gf,
-    ];
+    pub const PAPER: &'static [Backbone] =
+        &[Backbone::Resnet50, Backbone::Resnext50, Backbone::Densenet169, Backbone::Regnety32gf];
 }
 
 #[cfg(test)]

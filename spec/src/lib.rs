@@ -12,27 +12,21 @@ pub mod losses;
 pub mod paper;
 pub mod recipes;
 pub mod registry;
+pub mod vectors;
 
 pub use error::{Location, SpecError};
-pub use keys::{
-    Backbone, Dataset, Denominator, Loss, Mask, Metric, Reduction, Source, Ties, UnknownKey, Way,
-};
+pub use keys::{Backbone, Dataset, Denominator, Loss, Mask, Metric, Reduction, Source, Ties, UnknownKey, Way};
 pub use load::{parse, Param, Printed};
 pub use paper::{CellKey, Paper, Published, Table};
+pub use vectors::{params_of, LossParams};
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
 /// The names of the spec's data files, in load order.
-pub const FILES: [&str; 6] = [
-    "losses.yaml",
-    "metrics.yaml",
-    "paper.yaml",
-    "datasets.yaml",
-    "backbones.yaml",
-    "recipes.yaml",
-];
+pub const FILES: [&str; 6] =
+    ["losses.yaml", "metrics.yaml", "paper.yaml", "datasets.yaml", "backbones.yaml", "recipes.yaml"];
 
 const EMBEDDED: [&str; 6] = [
     include_str!("../data/losses.yaml"),
@@ -60,8 +54,7 @@ impl Spec {
         static SPEC: OnceLock<Spec> = OnceLock::new();
         SPEC.get_or_init(|| {
             let names = FILES.map(|f| format!("spec/data/{f}"));
-            Spec::from_texts(&names, &EMBEDDED)
-                .unwrap_or_else(|e| panic!("the embedded spec is invalid: {e}"))
+            Spec::from_texts(&names, &EMBEDDED).unwrap_or_else(|e| panic!("the embedded spec is invalid: {e}"))
         })
     }
 
@@ -72,10 +65,8 @@ impl Spec {
         for f in FILES {
             let path = dir.join(f);
             let label = path.display().to_string();
-            let text = std::fs::read_to_string(&path).map_err(|source| SpecError::Io {
-                file: label.clone(),
-                source,
-            })?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| SpecError::Io { file: label.clone(), source })?;
             names.push(label);
             texts.push(text);
         }
@@ -92,14 +83,7 @@ impl Spec {
         let datasets = registry::load_datasets(n(3), texts[3]).map_err(t(3))?;
         let backbones = registry::load_backbones(n(4), texts[4]).map_err(t(4))?;
         let recipes = recipes::load_recipes(n(5), texts[5]).map_err(t(5))?;
-        Ok(Spec {
-            losses,
-            metrics,
-            paper,
-            datasets,
-            backbones,
-            recipes,
-        })
+        Ok(Spec { losses, metrics, paper, datasets, backbones, recipes })
     }
 
     /// The way each loss runs with in the main table.
@@ -114,10 +98,7 @@ impl Spec {
             .main
             .iter()
             .chain(&self.paper.ways)
-            .map(|p| claims::Cell {
-                key: p.key,
-                value: p.value,
-            })
+            .map(|p| claims::Cell { key: p.key, value: p.value })
             .collect();
         claims::derive(&cells, |l| self.main_way(l))
     }

@@ -9,14 +9,7 @@ pub fn parse<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, SpecError
     serde_yaml::from_str(text).map_err(|err| {
         let line = err.location().map(|l| (l.line(), l.column()));
         let (field, message) = split_path(&strip_location(&err.to_string()));
-        SpecError::Parse {
-            at: Location {
-                file: file.to_string(),
-                line,
-                field,
-            },
-            message,
-        }
+        SpecError::Parse { at: Location { file: file.to_string(), line, field }, message }
     })
 }
 
@@ -54,11 +47,7 @@ pub(crate) fn check_printed(file: &str, field: &str, v: f64) -> Result<f64, Spec
         ));
     }
     if ((v * 100.0).round() - v * 100.0).abs() > 1e-6 {
-        return Err(SpecError::invalid(
-            file,
-            field,
-            format!("{v} has more than the two decimals the paper prints"),
-        ));
+        return Err(SpecError::invalid(file, field, format!("{v} has more than the two decimals the paper prints")));
     }
     Ok(v)
 }
@@ -101,9 +90,7 @@ pub struct Param<T> {
 impl<T> Param<T> {
     /// Our own choices must say why.
     pub(crate) fn check_reason(&self, file: &str, field: &str) -> Result<(), SpecError> {
-        if self.source == crate::Source::Ours
-            && self.reason.as_deref().unwrap_or("").trim().is_empty()
-        {
+        if self.source == crate::Source::Ours && self.reason.as_deref().unwrap_or("").trim().is_empty() {
             return Err(SpecError::invalid(
                 file,
                 format!("{field}.reason"),
@@ -149,10 +136,7 @@ mod tests {
         assert_eq!(check_printed("f", "x", 58.0).unwrap(), 58.0);
         assert_eq!(check_printed("f", "x", 85.43).unwrap(), 85.43);
         let e = check_printed("f", "a.b", 1.505).unwrap_err().to_string();
-        assert!(
-            e.contains("field `a.b`") && e.contains("two decimals"),
-            "{e}"
-        );
+        assert!(e.contains("field `a.b`") && e.contains("two decimals"), "{e}");
         assert!(check_printed("f", "x", 100.01).is_err());
         assert!(check_printed("f", "x", f64::NAN).is_err());
     }

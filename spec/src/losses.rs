@@ -106,14 +106,8 @@ pub(crate) fn load_losses(file: &str, text: &str) -> Result<Losses, SpecError> {
     }
     t.way.check_reason(file, "twoway.params.way")?;
     t.mask.check_reason(file, "twoway.params.mask")?;
-    l.softmax
-        .params
-        .way
-        .check_reason(file, "softmax.params.way")?;
-    l.bce
-        .params
-        .reduction
-        .check_reason(file, "bce.params.reduction")?;
+    l.softmax.params.way.check_reason(file, "softmax.params.way")?;
+    l.bce.params.reduction.check_reason(file, "bce.params.reduction")?;
     let f = &l.focal.params;
     check(
         file,
@@ -122,21 +116,13 @@ pub(crate) fn load_losses(file: &str, text: &str) -> Result<Losses, SpecError> {
         "gamma must be finite and >= 0",
     )?;
     if let Some(a) = f.alpha.default {
-        check(
-            file,
-            "focal.params.alpha.default",
-            (0.0..=1.0).contains(&a),
-            "alpha must lie in [0, 1]",
-        )?;
+        check(file, "focal.params.alpha.default", (0.0..=1.0).contains(&a), "alpha must lie in [0, 1]")?;
     }
     f.gamma.check_reason(file, "focal.params.gamma")?;
     f.alpha.check_reason(file, "focal.params.alpha")?;
     f.reduction.check_reason(file, "focal.params.reduction")?;
     let a = &l.asl.params;
-    for (name, p) in [
-        ("asl.params.gamma_neg", &a.gamma_neg),
-        ("asl.params.gamma_pos", &a.gamma_pos),
-    ] {
+    for (name, p) in [("asl.params.gamma_neg", &a.gamma_neg), ("asl.params.gamma_pos", &a.gamma_pos)] {
         check(
             file,
             &format!("{name}.default"),
@@ -145,18 +131,8 @@ pub(crate) fn load_losses(file: &str, text: &str) -> Result<Losses, SpecError> {
         )?;
         p.check_reason(file, name)?;
     }
-    check(
-        file,
-        "asl.params.clip.default",
-        (0.0..1.0).contains(&a.clip.default),
-        "clip must lie in [0, 1)",
-    )?;
-    check(
-        file,
-        "asl.params.eps.default",
-        a.eps.default > 0.0 && a.eps.default < 1.0,
-        "eps must lie in (0, 1)",
-    )?;
+    check(file, "asl.params.clip.default", (0.0..1.0).contains(&a.clip.default), "clip must lie in [0, 1)")?;
+    check(file, "asl.params.eps.default", a.eps.default > 0.0 && a.eps.default < 1.0, "eps must lie in (0, 1)")?;
     a.clip.check_reason(file, "asl.params.clip")?;
     a.eps.check_reason(file, "asl.params.eps")?;
     a.focus_grad.check_reason(file, "asl.params.focus_grad")?;

@@ -6,9 +6,7 @@ use crate::{Backbone, Dataset, Loss, Metric, Way};
 use std::collections::BTreeMap;
 
 /// The key of one number of a results table.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct CellKey {
     pub dataset: Dataset,
     pub backbone: Backbone,
@@ -49,11 +47,7 @@ pub struct Paper {
 impl Paper {
     /// The published number for `key`, looked up in the main table, then the ways ablation.
     pub fn lookup(&self, key: &CellKey) -> Option<f64> {
-        self.main
-            .iter()
-            .chain(&self.ways)
-            .find(|p| p.key == *key)
-            .map(|p| p.value)
+        self.main.iter().chain(&self.ways).find(|p| p.key == *key).map(|p| p.value)
     }
 
     /// Every number of `table`.
@@ -124,21 +118,13 @@ struct MetricPair {
 
 /// Parses and validates `paper.yaml`. `main_way` gives the way of each loss's main-table row (from the
 /// losses' default ways).
-pub(crate) fn load(
-    file: &str,
-    text: &str,
-    main_way: impl Fn(Loss) -> Option<Way>,
-) -> Result<Paper, SpecError> {
+pub(crate) fn load(file: &str, text: &str, main_way: impl Fn(Loss) -> Option<Way>) -> Result<Paper, SpecError> {
     let doc: PaperFile = parse(file, text)?;
 
     let mut main = Vec::new();
     for dataset in Dataset::PAPER {
         let Some(rows) = doc.main.table.get(dataset) else {
-            return Err(SpecError::invalid(
-                file,
-                "main.table",
-                format!("missing dataset `{dataset}`"),
-            ));
+            return Err(SpecError::invalid(file, "main.table", format!("missing dataset `{dataset}`")));
         };
         for loss in Loss::PAPER {
             let Some(row) = rows.get(loss) else {
@@ -148,28 +134,12 @@ pub(crate) fn load(
                     format!("missing loss `{loss}`"),
                 ));
             };
-            for (metric, per) in [
-                (Metric::MapClass, &row.map_class),
-                (Metric::MapSample, &row.map_sample),
-            ] {
+            for (metric, per) in [(Metric::MapClass, &row.map_class), (Metric::MapSample, &row.map_sample)] {
                 for (backbone, value) in per.values() {
-                    let value = check_printed(
-                        file,
-                        &format!("main.table.{dataset}.{loss}.{metric}.{backbone}"),
-                        value,
-                    )?;
-                    let key = CellKey {
-                        dataset: *dataset,
-                        backbone,
-                        loss: *loss,
-                        way: main_way(*loss),
-                        metric,
-                    };
-                    main.push(Published {
-                        key,
-                        value,
-                        table: Table::Main,
-                    });
+                    let value =
+                        check_printed(file, &format!("main.table.{dataset}.{loss}.{metric}.{backbone}"), value)?;
+                    let key = CellKey { dataset: *dataset, backbone, loss: *loss, way: main_way(*loss), metric };
+                    main.push(Published { key, value, table: Table::Main });
                 }
             }
         }
@@ -185,38 +155,17 @@ pub(crate) fn load(
     let mut ways = Vec::new();
     for loss in [Loss::Twoway, Loss::Softmax] {
         let Some(per_way) = doc.ways.table.get(&loss) else {
-            return Err(SpecError::invalid(
-                file,
-                "ways.table",
-                format!("missing loss `{loss}`"),
-            ));
+            return Err(SpecError::invalid(file, "ways.table", format!("missing loss `{loss}`")));
         };
         for way in Way::ALL {
             let Some(pair) = per_way.get(way) else {
-                return Err(SpecError::invalid(
-                    file,
-                    format!("ways.table.{loss}"),
-                    format!("missing way `{way}`"),
-                ));
+                return Err(SpecError::invalid(file, format!("ways.table.{loss}"), format!("missing way `{way}`")));
             };
-            for (metric, value) in [
-                (Metric::MapClass, pair.map_class.0),
-                (Metric::MapSample, pair.map_sample.0),
-            ] {
-                let value =
-                    check_printed(file, &format!("ways.table.{loss}.{way}.{metric}"), value)?;
-                let key = CellKey {
-                    dataset: doc.ways.dataset,
-                    backbone: doc.ways.backbone,
-                    loss,
-                    way: Some(*way),
-                    metric,
-                };
-                ways.push(Published {
-                    key,
-                    value,
-                    table: Table::Ways,
-                });
+            for (metric, value) in [(Metric::MapClass, pair.map_class.0), (Metric::MapSample, pair.map_sample.0)] {
+                let value = check_printed(file, &format!("ways.table.{loss}.{way}.{metric}"), value)?;
+                let key =
+                    CellKey { dataset: doc.ways.dataset, backbone: doc.ways.backbone, loss, way: Some(*way), metric };
+                ways.push(Published { key, value, table: Table::Ways });
             }
         }
     }
@@ -234,22 +183,12 @@ pub(crate) fn load(
             if m.value != w.value {
                 return Err(SpecError::invalid(
                     file,
-                    format!(
-                        "ways.table.{}.{}.{}",
-                        w.key.loss,
-                        w.key.way.unwrap(),
-                        w.key.metric
-                    ),
+                    format!("ways.table.{}.{}.{}", w.key.loss, w.key.way.unwrap(), w.key.metric),
                     format!("{} disagrees with the main table's {}", w.value, m.value),
                 ));
             }
         }
     }
 
-    Ok(Paper {
-        main,
-        ways,
-        main_provenance: doc.main.provenance,
-        ways_provenance: doc.ways.provenance,
-    })
+    Ok(Paper { main, ways, main_provenance: doc.main.provenance, ways_provenance: doc.ways.provenance })
 }

@@ -135,20 +135,10 @@ pub struct Normalize {
 pub(crate) fn load_recipes(file: &str, text: &str) -> Result<BTreeMap<String, Recipe>, SpecError> {
     let map: BTreeMap<String, Recipe> = parse(file, text)?;
     if !map.contains_key("release") {
-        return Err(SpecError::invalid(
-            file,
-            "release",
-            "missing the authors' release recipe",
-        ));
+        return Err(SpecError::invalid(file, "release", "missing the authors' release recipe"));
     }
     for (name, r) in &map {
-        let bad = |field: &str, rule: &str| {
-            Err(SpecError::invalid(
-                file,
-                format!("{name}.{field}"),
-                rule.to_string(),
-            ))
-        };
+        let bad = |field: &str, rule: &str| Err(SpecError::invalid(file, format!("{name}.{field}"), rule.to_string()));
         if r.epochs == 0 {
             return bad("epochs", "must be at least 1");
         }
@@ -163,10 +153,7 @@ pub(crate) fn load_recipes(file: &str, text: &str) -> Result<BTreeMap<String, Re
             return bad("optimizer.momentum", "must lie in [0, 1)");
         }
         if !(o.weight_decay >= 0.0 && o.backbone_lr_mult >= 0.0) {
-            return bad(
-                "optimizer",
-                "weight_decay and backbone_lr_mult must be >= 0",
-            );
+            return bad("optimizer", "weight_decay and backbone_lr_mult must be >= 0");
         }
         if r.transforms.normalize.std.iter().any(|s| *s <= 0.0) {
             return bad("transforms.normalize.std", "must be > 0");

@@ -91,66 +91,35 @@ pub struct BackboneSpec {
     pub reason: Option<String>,
 }
 
-fn require_reason(
-    file: &str,
-    key: &str,
-    source: Source,
-    reason: &Option<String>,
-) -> Result<(), SpecError> {
+fn require_reason(file: &str, key: &str, source: Source, reason: &Option<String>) -> Result<(), SpecError> {
     if source == Source::Ours && reason.as_deref().unwrap_or("").trim().is_empty() {
-        return Err(SpecError::invalid(
-            file,
-            format!("{key}.reason"),
-            "source `ours` must give its reason",
-        ));
+        return Err(SpecError::invalid(file, format!("{key}.reason"), "source `ours` must give its reason"));
     }
     Ok(())
 }
 
-pub(crate) fn load_datasets(
-    file: &str,
-    text: &str,
-) -> Result<BTreeMap<Dataset, DatasetSpec>, SpecError> {
+pub(crate) fn load_datasets(file: &str, text: &str) -> Result<BTreeMap<Dataset, DatasetSpec>, SpecError> {
     let map: BTreeMap<Dataset, DatasetSpec> = parse(file, text)?;
     for d in Dataset::ALL {
         let Some(spec) = map.get(d) else {
-            return Err(SpecError::invalid(
-                file,
-                d.as_str(),
-                "missing dataset entry",
-            ));
+            return Err(SpecError::invalid(file, d.as_str(), "missing dataset entry"));
         };
         if spec.classes == 0 {
-            return Err(SpecError::invalid(
-                file,
-                format!("{d}.classes"),
-                "must be at least 1",
-            ));
+            return Err(SpecError::invalid(file, format!("{d}.classes"), "must be at least 1"));
         }
         require_reason(file, d.as_str(), spec.source, &spec.reason)?;
     }
     Ok(map)
 }
 
-pub(crate) fn load_backbones(
-    file: &str,
-    text: &str,
-) -> Result<BTreeMap<Backbone, BackboneSpec>, SpecError> {
+pub(crate) fn load_backbones(file: &str, text: &str) -> Result<BTreeMap<Backbone, BackboneSpec>, SpecError> {
     let map: BTreeMap<Backbone, BackboneSpec> = parse(file, text)?;
     for b in Backbone::ALL {
         let Some(spec) = map.get(b) else {
-            return Err(SpecError::invalid(
-                file,
-                b.as_str(),
-                "missing backbone entry",
-            ));
+            return Err(SpecError::invalid(file, b.as_str(), "missing backbone entry"));
         };
         if spec.features == 0 {
-            return Err(SpecError::invalid(
-                file,
-                format!("{b}.features"),
-                "must be at least 1",
-            ));
+            return Err(SpecError::invalid(file, format!("{b}.features"), "must be at least 1"));
         }
         require_reason(file, b.as_str(), spec.source, &spec.reason)?;
     }

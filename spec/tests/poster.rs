@@ -7,10 +7,7 @@ const POSTER: &str = include_str!("fixtures/poster_tables.tsv");
 
 fn number(cell: &str) -> f64 {
     let clean = cell.replace("<u>", "").replace("</u>", "");
-    clean
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("not a number in the poster row: {cell:?}"))
+    clean.trim().parse().unwrap_or_else(|_| panic!("not a number in the poster row: {cell:?}"))
 }
 
 #[test]
@@ -18,18 +15,12 @@ fn all_160_main_numbers_equal_the_poster() {
     let spec = Spec::embedded();
     let mut dataset = None;
     let mut checked = 0;
-    for line in POSTER
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.contains("mAP@class"))
-    {
+    for line in POSTER.lines().filter(|l| !l.starts_with('#') && !l.contains("mAP@class")) {
         let cells: Vec<&str> = line.split('\t').collect();
         let first = cells[0];
-        for (prefix, d) in [
-            ("MSCOCO", Dataset::Coco),
-            ("VISPR", Dataset::Vispr),
-            ("VAW", Dataset::Vaw),
-            ("<i>WIDER", Dataset::Wider),
-        ] {
+        for (prefix, d) in
+            [("MSCOCO", Dataset::Coco), ("VISPR", Dataset::Vispr), ("VAW", Dataset::Vaw), ("<i>WIDER", Dataset::Wider)]
+        {
             if first.starts_with(prefix) {
                 dataset = Some(d);
             }
@@ -44,11 +35,7 @@ fn all_160_main_numbers_equal_the_poster() {
         };
         let numbers: Vec<f64> = cells[2..10].iter().map(|c| number(c)).collect();
         for (i, v) in numbers.iter().enumerate() {
-            let metric = if i < 4 {
-                Metric::MapClass
-            } else {
-                Metric::MapSample
-            };
+            let metric = if i < 4 { Metric::MapClass } else { Metric::MapSample };
             let key = CellKey {
                 dataset: dataset.unwrap(),
                 backbone: Backbone::PAPER[i % 4],
@@ -66,10 +53,7 @@ fn all_160_main_numbers_equal_the_poster() {
 #[test]
 fn all_12_ways_numbers_equal_the_poster() {
     let spec = Spec::embedded();
-    let line = POSTER
-        .lines()
-        .find(|l| l.contains("mAP@class mAP@sample"))
-        .unwrap();
+    let line = POSTER.lines().find(|l| l.contains("mAP@class mAP@sample")).unwrap();
     let pairs: Vec<&str> = line.split('\t').skip(2).collect();
     assert_eq!(pairs.len(), 6);
     let mut checked = 0;
@@ -77,19 +61,9 @@ fn all_12_ways_numbers_equal_the_poster() {
         let loss = if i < 3 { Loss::Twoway } else { Loss::Softmax };
         let way = [Way::Both, Way::Class, Way::Sample][i % 3];
         for (metric, text) in Metric::ALL.iter().zip(pair.split(' ')) {
-            let key = CellKey {
-                dataset: Dataset::Coco,
-                backbone: Backbone::Resnet50,
-                loss,
-                way: Some(way),
-                metric: *metric,
-            };
-            let published = spec
-                .paper
-                .ways
-                .iter()
-                .find(|p| p.key == key)
-                .map(|p| p.value);
+            let key =
+                CellKey { dataset: Dataset::Coco, backbone: Backbone::Resnet50, loss, way: Some(way), metric: *metric };
+            let published = spec.paper.ways.iter().find(|p| p.key == key).map(|p| p.value);
             assert_eq!(published, Some(number(text)), "{key:?}");
             checked += 1;
         }

@@ -9,10 +9,7 @@ fn data_dir() -> PathBuf {
 }
 
 /// A copy of spec/data in a temp dir with `file` edited by `edit`.
-fn load_edited(
-    file: &str,
-    edit: impl Fn(&str) -> String,
-) -> (tempfile::TempDir, Result<Spec, SpecError>) {
+fn load_edited(file: &str, edit: impl Fn(&str) -> String) -> (tempfile::TempDir, Result<Spec, SpecError>) {
     let dir = tempfile::tempdir().unwrap();
     for f in twoway_spec::FILES {
         let text = std::fs::read_to_string(data_dir().join(f)).unwrap();
@@ -56,71 +53,20 @@ fn paper_tables_have_160_and_12_numbers_with_unique_keys() {
 #[test]
 fn spot_values_as_printed_in_the_poster() {
     let spec = Spec::embedded();
-    let key = |dataset, backbone, loss: Loss, metric| CellKey {
-        dataset,
-        backbone,
-        loss,
-        way: spec.main_way(loss),
-        metric,
-    };
+    let key =
+        |dataset, backbone, loss: Loss, metric| CellKey { dataset, backbone, loss, way: spec.main_way(loss), metric };
     // Values read off the poster's "Performance comparison" table.
     let cases = [
-        (
-            Dataset::Coco,
-            Backbone::Resnet50,
-            Loss::Softmax,
-            Metric::MapClass,
-            58.00,
-        ),
-        (
-            Dataset::Coco,
-            Backbone::Regnety32gf,
-            Loss::Twoway,
-            Metric::MapSample,
-            89.54,
-        ),
-        (
-            Dataset::Vispr,
-            Backbone::Resnext50,
-            Loss::Softmax,
-            Metric::MapSample,
-            85.43,
-        ),
-        (
-            Dataset::Vispr,
-            Backbone::Resnext50,
-            Loss::Twoway,
-            Metric::MapSample,
-            85.40,
-        ),
-        (
-            Dataset::Vaw,
-            Backbone::Densenet169,
-            Loss::Bce,
-            Metric::MapSample,
-            66.50,
-        ),
-        (
-            Dataset::Wider,
-            Backbone::Densenet169,
-            Loss::Asl,
-            Metric::MapClass,
-            67.34,
-        ),
-        (
-            Dataset::Wider,
-            Backbone::Resnet50,
-            Loss::Focal,
-            Metric::MapClass,
-            65.88,
-        ),
+        (Dataset::Coco, Backbone::Resnet50, Loss::Softmax, Metric::MapClass, 58.00),
+        (Dataset::Coco, Backbone::Regnety32gf, Loss::Twoway, Metric::MapSample, 89.54),
+        (Dataset::Vispr, Backbone::Resnext50, Loss::Softmax, Metric::MapSample, 85.43),
+        (Dataset::Vispr, Backbone::Resnext50, Loss::Twoway, Metric::MapSample, 85.40),
+        (Dataset::Vaw, Backbone::Densenet169, Loss::Bce, Metric::MapSample, 66.50),
+        (Dataset::Wider, Backbone::Densenet169, Loss::Asl, Metric::MapClass, 67.34),
+        (Dataset::Wider, Backbone::Resnet50, Loss::Focal, Metric::MapClass, 65.88),
     ];
     for (d, b, l, m, v) in cases {
-        assert_eq!(
-            spec.paper.lookup(&key(d, b, l, m)),
-            Some(v),
-            "{d}/{b}/{l}/{m}"
-        );
+        assert_eq!(spec.paper.lookup(&key(d, b, l, m)), Some(v), "{d}/{b}/{l}/{m}");
     }
     // The ways ablation (MS-COCO, ResNet50).
     let w = |loss, way, metric| CellKey {
@@ -130,21 +76,9 @@ fn spot_values_as_printed_in_the_poster() {
         way: Some(way),
         metric,
     };
-    assert_eq!(
-        spec.paper
-            .lookup(&w(Loss::Twoway, Way::Class, Metric::MapClass)),
-        Some(73.06)
-    );
-    assert_eq!(
-        spec.paper
-            .lookup(&w(Loss::Softmax, Way::Class, Metric::MapSample)),
-        Some(69.15)
-    );
-    assert_eq!(
-        spec.paper
-            .lookup(&w(Loss::Softmax, Way::Both, Metric::MapClass)),
-        Some(69.19)
-    );
+    assert_eq!(spec.paper.lookup(&w(Loss::Twoway, Way::Class, Metric::MapClass)), Some(73.06));
+    assert_eq!(spec.paper.lookup(&w(Loss::Softmax, Way::Class, Metric::MapSample)), Some(69.15));
+    assert_eq!(spec.paper.lookup(&w(Loss::Softmax, Way::Both, Metric::MapClass)), Some(69.19));
 }
 
 #[test]
@@ -162,29 +96,14 @@ fn published_claims_are_16_of_16_and_15_of_16() {
     let claims = Spec::embedded().published_claims();
     let class = &claims.best[0];
     let sample = &claims.best[1];
-    assert_eq!(
-        (class.metric, class.ours_best, class.columns),
-        (Metric::MapClass, 16, 16)
-    );
-    assert_eq!(
-        (sample.metric, sample.ours_best, sample.columns),
-        (Metric::MapSample, 15, 16)
-    );
+    assert_eq!((class.metric, class.ours_best, class.columns), (Metric::MapClass, 16, 16));
+    assert_eq!((sample.metric, sample.ours_best, sample.columns), (Metric::MapSample, 15, 16));
     let e = &sample.exceptions[0];
-    assert_eq!(
-        (e.dataset, e.backbone, e.winner),
-        (Dataset::Vispr, Backbone::Resnext50, Loss::Softmax)
-    );
+    assert_eq!((e.dataset, e.backbone, e.winner), (Dataset::Vispr, Backbone::Resnext50, Loss::Softmax));
     assert_eq!((e.winner_value, e.ours), (85.43, 85.40));
     // Both set-based losses follow the ways ordering in the ablation.
     assert_eq!(claims.ways.len(), 2);
-    assert!(
-        claims
-            .ways
-            .iter()
-            .all(|w| w.statements.iter().all(|s| s.holds)),
-        "{claims}"
-    );
+    assert!(claims.ways.iter().all(|w| w.statements.iter().all(|s| s.holds)), "{claims}");
 }
 
 #[test]
@@ -202,28 +121,14 @@ fn defaults_carry_their_sources() {
 
 #[test]
 fn wrong_type_names_file_line_and_field() {
-    let e = edit_err(
-        "paper.yaml",
-        "resnext50_32x4d: 69.68",
-        "resnext50_32x4d: high",
-    );
+    let e = edit_err("paper.yaml", "resnext50_32x4d: 69.68", "resnext50_32x4d: high");
     assert!(e.contains("paper.yaml:"), "{e}");
-    assert!(
-        e.contains("field `main.table.coco.bce.map_class.resnext50_32x4d`"),
-        "{e}"
-    );
+    assert!(e.contains("field `main.table.coco.bce.map_class.resnext50_32x4d`"), "{e}");
     assert!(e.contains("invalid type"), "{e}");
     // The line of the edited number: the 20th line of paper.yaml.
     let text = std::fs::read_to_string(data_dir().join("paper.yaml")).unwrap();
-    let line = text
-        .lines()
-        .position(|l| l.contains("resnext50_32x4d: 69.68"))
-        .unwrap()
-        + 1;
-    assert!(
-        e.contains(&format!("paper.yaml:{line}:")),
-        "expected line {line}: {e}"
-    );
+    let line = text.lines().position(|l| l.contains("resnext50_32x4d: 69.68")).unwrap() + 1;
+    assert!(e.contains(&format!("paper.yaml:{line}:")), "expected line {line}: {e}");
 }
 
 #[test]
@@ -254,27 +159,13 @@ fn unknown_key_names_are_rejected_with_choices() {
 
 #[test]
 fn missing_table_entry_and_bad_defaults_are_named() {
-    let e = edit_err(
-        "paper.yaml",
-        "      class:  {map_class: 73.06, map_sample: 82.75}\n",
-        "",
-    );
-    assert!(
-        e.contains("field `ways.table.twoway`") && e.contains("missing way `class`"),
-        "{e}"
-    );
+    let e = edit_err("paper.yaml", "      class:  {map_class: 73.06, map_sample: 82.75}\n", "");
+    assert!(e.contains("field `ways.table.twoway`") && e.contains("missing way `class`"), "{e}");
     let e = edit_err("losses.yaml", "tp: {default: 4.0", "tp: {default: -4.0");
-    assert!(
-        e.contains("field `twoway.params.tp.default`") && e.contains("> 0"),
-        "{e}"
-    );
+    assert!(e.contains("field `twoway.params.tp.default`") && e.contains("> 0"), "{e}");
     let e = edit_err("paper.yaml", "resnet50: 58.00", "resnet50: 58.001");
     assert!(e.contains("two decimals"), "{e}");
-    let e = edit_err(
-        "metrics.yaml",
-        "    source: ours\n    reason: >-",
-        "    source: ours\n    notes: >-",
-    );
+    let e = edit_err("metrics.yaml", "    source: ours\n    reason: >-", "    source: ours\n    notes: >-");
     assert!(e.contains("unknown field `notes`"), "{e}");
 }
 
@@ -302,4 +193,30 @@ fn every_dataset_and_backbone_is_registered() {
     }
     assert_eq!(s.recipes["release"].epochs, 40);
     assert_eq!(s.recipes["release"].batch_size, 512);
+}
+
+#[test]
+fn vectors_load_and_cover_every_loss_and_way() {
+    let v = twoway_spec::vectors::embedded();
+    for loss in Loss::ALL {
+        assert!(v.losses.iter().any(|x| x.loss == *loss), "no vector for {loss}");
+    }
+    for way in Way::ALL {
+        assert!(
+            v.losses.iter().any(|x| x.loss == Loss::Twoway && x.params.way == Some(*way)),
+            "no two-way vector for {way}"
+        );
+    }
+    assert!(v.metrics.len() >= 8);
+    assert!(v.losses.iter().chain([]).all(|x| !x.derivation.trim().is_empty()));
+}
+
+#[test]
+fn vector_files_reject_parameters_of_another_loss() {
+    let text = "losses:\n  - name: x\n    loss: bce\n    params: {tp: 1.0}\n    logits: [[0.0]]\n    targets: [[1]]\n    derivation: d\n    value: 0.0\n    grad: [[0.0]]\n";
+    let e = twoway_spec::vectors::load("v.yaml", text).unwrap_err().to_string();
+    assert!(e.contains("losses[x].params.tp") && e.contains("not a parameter of `bce`"), "{e}");
+    let text = text.replace("params: {tp: 1.0}", "params: {}").replace("grad: [[0.0]]", "grad: [[0.0, 1.0]]");
+    let e = twoway_spec::vectors::load("v.yaml", &text).unwrap_err().to_string();
+    assert!(e.contains("losses[x].grad") && e.contains("shape"), "{e}");
 }

@@ -1,1 +1,233 @@
-//! Shared conformance suite (filled by the reference and tch issues).
+//! The conformance suite, written once and run against every implementation of the losses (burn-style):
+//! an implementation is a [`Backend`]; [`conformance_suite!`] instantiates every test for it.
+//!
+//! What every backend must pass: every loss vector of the spec (`spec/vectors/*.yaml`), value and gradient,
+//! within the backend's tolerance.
+
+use ndarray::Array2;
+use twoway_reference::{AnyLoss, LossFn};
+use twoway_spec::vectors::LossVector;
+
+/// How close an implementation must come to the expected numbers:
+/// a value within `value_rel * max(|want|, value_floor)`; a gradient entry within
+/// `grad_rel * (|want| + grad_floor * max|want gradient|) + grad_abs` (the floor keeps entries near zero,
+/// which carry the absolute error of the larger ones, from demanding more than the kind's precision;
+/// `grad_abs` is the kind's underflow: below its smallest normal number (f32 / bf16: 1.2e-38) a kind
+/// has no relative precision left, and an f16 gradient below 2^-25 rounds to 0).
+#[derive(Debug, Clone, Copy)]
+pub struct Tolerance {
+    pub value_rel: f64,
+    pub value_floor: f64,
+    pub grad_rel: f64,
+    pub grad_floor: f64,
+    pub grad_abs: f64,
+}
+
+impl Tolerance {
+    pub fn value_close(&self, got: f64, want: f64) -> bool {
+        (got - want).abs() <= self.value_rel * want.abs().max(self.value_floor)
+    }
+
+    pub fn grad_close(&self, got: f64, want: f64, want_max: f64) -> bool {
+        (got - want).abs() <= self.grad_rel * (want.abs() + self.grad_floor * want_max) + self.grad_abs
+    }
+
+    /// Every mismatch between (value, grad) and the expected pair, described.
+    pub fn compare(&self, what: &str, got: (f64, &Array2<f64>), want: (f64, &Array2<f64>)) -> Vec<String> {
+        let mut bad = Vec::new();
+        if !self.value_close(got.0, want.0) {
+            bad.push(format!("{what}: value {:e}, expected {:e}", got.0, want.0));
+        }
+        if got.1.dim() != want.1.dim() {
+            bad.push(format!("{what}: gradient shape {:?}, expected {:?}", got.1.dim(), want.1.dim()));
+            return bad;
+        }
+        let max = want.1.iter().fold(0.0f64, |m, t| m.max(t.abs()));
+        for ((idx, g), w) in got.1.indexed_iter().zip(want.1.iter()) {
+            if !self.grad_close(*g, *w, max) {
+                bad.push(format!("{what}: grad{idx:?} {g:e}, expected {w:e}"));
+            }
+        }
+        bad
+    }
+}
+
+/// An implementation of the losses under test.
+pub trait Backend {
+    /// A short name for messages.
+    fn name(&self) -> String;
+    /// The loss value and its gradient with respect to the logits, or an error message.
+    fn value_and_grad(
+        &self,
+        loss: &AnyLoss,
+        logits: &Array2<f64>,
+        targets: &Array2<f64>,
+    ) -> Result<(f64, Array2<f64>), String>;
+    /// How close this backend must come to the spec's expected numbers.
+    fn tolerance(&self) -> Tolerance;
+}
+
+/// The pure-Rust reference (f64).
+pub struct Reference;
+
+impl Backend for Reference {
+    fn name(&self) -> String {
+        "reference".into()
+    }
+    fn value_and_grad(
+        &self,
+        loss: &AnyLoss,
+        logits: &Array2<f64>,
+        targets: &Array2<f64>,
+    ) -> Result<(f64, Array2<f64>), String> {
+        loss.value_and_grad(logits.view(), targets.view()).map_err(|e| e.to_string())
+    }
+    fn tolerance(&self) -> Tolerance {
+        Tolerance { value_rel: 1e-12, value_floor: 1e-300, grad_rel: 1e-12, grad_floor: 1e-12, grad_abs: 0.0 }
+    }
+}
+
+/// The tch implementation on one device, in one kind. The logits are rounded to `kind` first; what it is
+/// compared with is the reference on those rounded logits (so the bound measures the implementation, not
+/// the rounding of the inputs).
+pub struct Tch {
+    pub device: tch::Device,
+    pub kind: tch::Kind,
+}
+
+impl Tch {
+    pub fn cpu(kind: tch::Kind) -> Tch {
+        Tch { device: tch::Device::Cpu, kind }
+    }
+
+    /// The first CUDA device; panics when libtorch sees none (the `cuda` feature asked for it).
+    pub fn cuda(kind: tch::Kind) -> Tch {
+        assert!(
+            tch::Cuda::is_available(),
+            "the cuda feature asks for a CUDA device, but libtorch sees none ({})",
+            twoway_gpu::runtime_info()
+        );
+        Tch { device: tch::Device::Cuda(0), kind }
+    }
+
+    /// The logits as they reach the implementation: rounded to its kind, back in f64.
+    pub fn round(&self, x: &Array2<f64>) -> Array2<f64> {
+        let t = tch::Tensor::from_slice(x.as_standard_layout().as_slice().unwrap())
+            .to_kind(self.kind)
+            .to_kind(tch::Kind::Double);
+        Array2::from_shape_vec(x.dim(), Vec::<f64>::try_from(&t).unwrap()).unwrap()
+    }
+}
+
+impl Backend for Tch {
+    fn name(&self) -> String {
+        format!("tch {:?} {:?}", self.device, self.kind)
+    }
+    fn value_and_grad(
+        &self,
+        loss: &AnyLoss,
+        logits: &Array2<f64>,
+        targets: &Array2<f64>,
+    ) -> Result<(f64, Array2<f64>), String> {
+        use tch::{Kind, Tensor};
+        let (r, c) = logits.dim();
+        let x = Tensor::from_slice(logits.as_standard_layout().as_slice().unwrap())
+            .view([r as i64, c as i64])
+            .to_kind(self.kind)
+            .to_device(self.device)
+            .set_requires_grad(true);
+        let y = Tensor::from_slice(targets.as_standard_layout().as_slice().unwrap())
+            .view([r as i64, c as i64])
+            .to_kind(Kind::Int8);
+        let v = twoway_gpu::MultiLabelLoss::new(*loss).forward(&x, &y).map_err(|e| e.to_string())?;
+        if v.size() != Vec::<i64>::new() {
+            return Err(format!("the loss is not a scalar: shape {:?}", v.size()));
+        }
+        v.backward();
+        let value = v.to_kind(Kind::Double).double_value(&[]);
+        let g = x.grad().to_kind(Kind::Double).to_device(tch::Device::Cpu).contiguous();
+        let grad =
+            Array2::from_shape_vec((r, c), Vec::<f64>::try_from(&g.view([-1])).map_err(|e| e.to_string())?).unwrap();
+        Ok((value, grad))
+    }
+    /// The stated bounds of the tch implementation (see the crate docs of twoway-gpu):
+    /// f64 1e-10 relative; f32 1e-5 (values below 0.01 in absolute terms, gradients relative to their
+    /// entry plus the largest entry); f16 / bf16 compute in f32, so their values keep the f32 bound, and
+    /// their gradients are rounded to the half kind: 1e-3 (f16, plus its underflow 2^-25) and 4e-3 (bf16)
+    /// on the same scale. Below a kind's smallest normal number only the absolute bound holds.
+    fn tolerance(&self) -> Tolerance {
+        match self.kind {
+            tch::Kind::Double => {
+                Tolerance { value_rel: 1e-10, value_floor: 1e-300, grad_rel: 1e-10, grad_floor: 1e-6, grad_abs: 0.0 }
+            }
+            tch::Kind::Half => Tolerance {
+                value_rel: 1e-5,
+                value_floor: 1e-2,
+                grad_rel: 1e-3,
+                grad_floor: 1.0,
+                grad_abs: 2f64.powi(-25),
+            },
+            tch::Kind::BFloat16 => Tolerance {
+                value_rel: 1e-5,
+                value_floor: 1e-2,
+                grad_rel: 4e-3,
+                grad_floor: 1.0,
+                grad_abs: f32::MIN_POSITIVE as f64,
+            },
+            _ => Tolerance {
+                value_rel: 1e-5,
+                value_floor: 1e-2,
+                grad_rel: 1e-5,
+                grad_floor: 1.0,
+                grad_abs: f32::MIN_POSITIVE as f64,
+            },
+        }
+    }
+}
+
+/// A nested Vec as a matrix.
+pub fn matrix(rows: &[Vec<f64>]) -> Array2<f64> {
+    let cols = rows.first().map_or(0, Vec::len);
+    Array2::from_shape_vec((rows.len(), cols), rows.concat()).expect("rectangular")
+}
+
+/// Runs one loss vector through `backend`; returns a description of every mismatch.
+pub fn check_loss_vector(backend: &dyn Backend, v: &LossVector) -> Vec<String> {
+    let loss = match AnyLoss::from_params(v.loss, &v.params) {
+        Ok(l) => l,
+        Err(e) => return vec![format!("{}: bad params: {e}", v.name)],
+    };
+    let (x, y, want_grad) = (matrix(&v.logits), matrix(&v.targets), matrix(&v.grad));
+    let (value, grad) = match backend.value_and_grad(&loss, &x, &y) {
+        Ok(r) => r,
+        Err(e) => return vec![format!("{} on {}: error {e}", v.name, backend.name())],
+    };
+    backend.tolerance().compare(&format!("{} on {}", v.name, backend.name()), (value, &grad), (v.value, &want_grad))
+}
+
+/// Runs every loss vector of the spec through `backend` and panics with every mismatch.
+pub fn all_loss_vectors(backend: &dyn Backend) {
+    let vectors = &twoway_spec::vectors::embedded().losses;
+    assert!(!vectors.is_empty());
+    let bad: Vec<String> = vectors.iter().flat_map(|v| check_loss_vector(backend, v)).collect();
+    assert!(bad.is_empty(), "{} of {} vectors failed:\n{}", bad.len(), vectors.len(), bad.join("\n"));
+    eprintln!("{}: {} spec loss vectors pass", backend.name(), vectors.len());
+}
+
+pub use twoway_reference::testing::Rng;
+
+/// Instantiates the conformance tests for a backend expression.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($name:ident, $backend:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn every_spec_loss_vector() {
+                $crate::all_loss_vectors(&$backend);
+            }
+        }
+    };
+}

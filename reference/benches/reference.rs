@@ -1,0 +1,63 @@
+//! Criterion benchmarks of the reference: two-way loss forward + backward (value and analytic gradient) and
+//! mAP@class + mAP@sample, at the sizes `make bench` compares against the PyTorch / numpy peers
+//! (tools/bench_peers.py reads these results and prints the ratios).
+//!
+//! Each size runs with rayon's default thread count and with one thread.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use std::hint::black_box;
+use std::time::Duration;
+use twoway_reference::testing::{Rng, BENCH_LOSS_SIZES as LOSS_SIZES, BENCH_MAP_SIZES as MAP_SIZES};
+use twoway_reference::{evaluate, ApOptions, LossFn, TwoWay};
+
+/// (rows, cols, positive rate, unknown rate): MS-COCO-like, VAW-like, and a large batch of many classes.
+pub const LOSS_SIZES: [(usize, usize, f64, f64); 3] =
+    [(512, 80, 0.04, 0.0), (512, 620, 0.02, 0.5), (4096, 10000, 0.001, 0.0)];
+/// The MS-COCO val set (40,137 x 80) and the VAW test set (31,819 x 620).
+pub const MAP_SIZES: [(usize, usize, f64, f64); 2] = [(40137, 80, 0.04, 0.0), (31819, 620, 0.02, 0.5)];
+
+fn one_thread() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap()
+}
+
+fn twoway(c: &mut Criterion) {
+    let pool = one_thread();
+    let mut g = c.benchmark_group("twoway_fwd_bwd");
+    for (rows, cols, pos, unk) in LOSS_SIZES {
+        let (x, y) = Rng::new(1).batch(rows, cols, 3.0, pos, unk);
+        let big = rows * cols > 1_000_000;
+        g.sample_size(if big { 10 } else { 50 });
+        g.measurement_time(Duration::from_secs(if big { 20 } else { 5 }));
+        let loss = TwoWay::default();
+        let id = format!("{rows}x{cols}");
+        g.bench_with_input(BenchmarkId::new("reference", &id), &(), |b, _| {
+            b.iter(|| black_box(loss.value_and_grad(x.view(), y.view()).unwrap()))
+        });
+        g.bench_with_input(BenchmarkId::new("reference_1thread", &id), &(), |b, _| {
+            b.iter(|| pool.install(|| black_box(loss.value_and_grad(x.view(), y.view()).unwrap())))
+        });
+    }
+    g.finish();
+}
+
+fn map(c: &mut Criterion) {
+    let pool = one_thread();
+    let mut g = c.benchmark_group("map_class_sample");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(10));
+    for (rows, cols, pos, unk) in MAP_SIZES {
+        let (s, y) = Rng::new(2).batch(rows, cols, 3.0, pos, unk);
+        let id = format!("{rows}x{cols}");
+        let opts = ApOptions::default();
+        g.bench_with_input(BenchmarkId::new("reference", &id), &(), |b, _| {
+            b.iter(|| black_box(evaluate(s.view(), y.view(), opts).unwrap()))
+        });
+        g.bench_with_input(BenchmarkId::new("reference_1thread", &id), &(), |b, _| {
+            b.iter(|| pool.install(|| black_box(evaluate(s.view(), y.view(), opts).unwrap())))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, twoway, map);
+criterion_main!(benches);

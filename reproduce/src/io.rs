@@ -1,0 +1,83 @@
+//! Matrices in and out: `.npy` (2-D; f64, f32 or integer) and JSON (nested arrays) in, `.npy` (f64) and
+//! JSON out. Every error names the file; results are written atomically (temp file, then rename).
+
+use anyhow::{bail, Context, Result};
+use ndarray::Array2;
+use ndarray_npy::{ReadNpyExt, WriteNpyExt};
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+
+/// Reads a 2-D matrix from a `.npy` or `.json` file, as f64.
+pub fn read_matrix(path: &Path) -> Result<Array2<f64>> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let is_npy = bytes.starts_with(b"\x93NUMPY");
+    let m = if is_npy {
+        read_npy(&bytes).with_context(|| format!("{}: not a 2-D float or integer .npy array", path.display()))?
+    } else if path.extension().is_some_and(|e| e == "json") || bytes.first().is_some_and(|b| *b == b'[') {
+        read_json(&bytes).with_context(|| format!("{}: malformed JSON matrix", path.display()))?
+    } else {
+        bail!("{}: neither a .npy file nor a JSON array (nested lists of numbers)", path.display());
+    };
+    if m.nrows() == 0 || m.ncols() == 0 {
+        bail!("{}: empty matrix of shape {:?}", path.display(), m.dim());
+    }
+    Ok(m)
+}
+
+fn read_npy(bytes: &[u8]) -> Result<Array2<f64>> {
+    macro_rules! attempt {
+        ($($t:ty),*) => {
+            $(if let Ok(a) = Array2::<$t>::read_npy(Cursor::new(bytes)) {
+                return Ok(a.mapv(|v| v as f64));
+            })*
+        };
+    }
+    if let Ok(a) = Array2::<f64>::read_npy(Cursor::new(bytes)) {
+        return Ok(a);
+    }
+    attempt!(f32, i64, i32, i16, i8, u8);
+    // Report the f64 attempt's error: it names the shape or dtype problem.
+    Array2::<f64>::read_npy(Cursor::new(bytes)).map_err(anyhow::Error::from)
+}
+
+fn read_json(bytes: &[u8]) -> Result<Array2<f64>> {
+    let rows: Vec<Vec<f64>> = serde_json::from_slice(bytes)?;
+    let cols = rows.first().map_or(0, Vec::len);
+    if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != cols) {
+        bail!("row {i} has {} entries but row 0 has {cols}", r.len());
+    }
+    Ok(Array2::from_shape_vec((rows.len(), cols), rows.concat())?)
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same folder, synced, then renamed over `path`.
+pub fn write_atomic(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().with_context(|| format!("{}: not a file path", path.display()))?;
+    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+        write(&mut f)?;
+        f.flush()?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot move into place", path.display()))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes an f64 `.npy` atomically.
+pub fn write_npy(path: &Path, m: &Array2<f64>) -> Result<()> {
+    write_atomic(path, |f| {
+        m.write_npy(std::io::BufWriter::new(f)).with_context(|| format!("{}: cannot write", path.display()))
+    })
+}
+
+/// Writes text atomically.
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_atomic(path, |f| f.write_all(text.as_bytes()).with_context(|| format!("{}: cannot write", path.display())))
+}
