@@ -10,11 +10,6 @@ use std::time::Duration;
 use twoway_reference::testing::{Rng, BENCH_LOSS_SIZES as LOSS_SIZES, BENCH_MAP_SIZES as MAP_SIZES};
 use twoway_reference::{evaluate, ApOptions, LossFn, TwoWay};
 
-/// (rows, cols, positive rate, unknown rate): MS-COCO-like, VAW-like, and a large batch of many classes.
-pub const LOSS_SIZES: [(usize, usize, f64, f64); 3] =
-    [(512, 80, 0.04, 0.0), (512, 620, 0.02, 0.5), (4096, 10000, 0.001, 0.0)];
-/// The MS-COCO val set (40,137 x 80) and the VAW test set (31,819 x 620).
-pub const MAP_SIZES: [(usize, usize, f64, f64); 2] = [(40137, 80, 0.04, 0.0), (31819, 620, 0.02, 0.5)];
 
 fn one_thread() -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap()
