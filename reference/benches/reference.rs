@@ -10,7 +10,6 @@ use std::time::Duration;
 use twoway_reference::testing::{Rng, BENCH_LOSS_SIZES as LOSS_SIZES, BENCH_MAP_SIZES as MAP_SIZES};
 use twoway_reference::{evaluate, ApOptions, LossFn, TwoWay};
 
-
 fn one_thread() -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap()
 }

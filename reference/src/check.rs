@@ -12,19 +12,15 @@ pub struct Labels {
 impl Labels {
     /// Checks that every entry is exactly -1, 0 or 1.
     pub fn new(targets: ArrayView2<f64>) -> Result<Labels, RefError> {
-        let mut y = Array2::<i8>::zeros(targets.dim());
-        for ((row, col), &value) in targets.indexed_iter() {
-            y[(row, col)] = if value == 1.0 {
-                1
-            } else if value == 0.0 {
-                0
-            } else if value == -1.0 {
-                -1
-            } else {
-                return Err(RefError::BadLabel { row, col, value });
-            };
+        let t = targets.as_standard_layout();
+        let t = t.as_slice().expect("standard layout");
+        let valid = |v: f64| v == 1.0 || v == 0.0 || v == -1.0;
+        if let Some(k) = t.iter().position(|v| !valid(*v)) {
+            let cols = targets.ncols();
+            return Err(RefError::BadLabel { row: k / cols, col: k % cols, value: t[k] });
         }
-        Ok(Labels { y })
+        let y = t.iter().map(|v| *v as i8).collect();
+        Ok(Labels { y: Array2::from_shape_vec(targets.dim(), y).expect("shape") })
     }
 
     pub fn view(&self) -> ArrayView2<'_, i8> {
@@ -51,8 +47,10 @@ pub fn finite(what: &'static str, m: ArrayView2<f64>) -> Result<(), RefError> {
     if r == 0 || c == 0 {
         return Err(RefError::EmptyBatch { shape: (r, c) });
     }
-    match m.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        Some(((row, col), &value)) => Err(RefError::NonFinite { what, row, col, value }),
+    let m = m.as_standard_layout();
+    let v = m.as_slice().expect("standard layout");
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(k) => Err(RefError::NonFinite { what, row: k / c, col: k % c, value: v[k] }),
         None => Ok(()),
     }
 }

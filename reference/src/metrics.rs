@@ -6,8 +6,6 @@
 //! a tied group gets the precision after the whole group; order-independent) or `index` (stable: ties
 //! ranked by position). The two agree when there are no ties. O(n log n) per vector; vectors in parallel.
 
-use crate::check;
-use crate::numerics::transpose;
 use crate::RefError;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
@@ -38,54 +36,98 @@ fn descending_key(score: f64) -> u64 {
     !ascending
 }
 
-/// AP (in [0, 1]) of `scores` against labels `targets` (1, 0, -1); `None` without a positive.
-/// The scores must be finite (the public entry points check).
-fn ap_with(scores: &[f64], targets: &[i8], opts: ApOptions, keys: &mut Vec<(u64, u32)>) -> Option<f64> {
-    keys.clear();
-    let mut positives = 0usize;
-    for (i, (&s, &t)) in scores.iter().zip(targets).enumerate() {
-        if t >= 0 {
-            keys.push((descending_key(s), i as u32));
-            positives += (t == 1) as usize;
+/// The thresholds of one vector's positives, sorted in rank order: in `grouped` mode the distinct keys
+/// with their positive counts; in `index` mode every positive's (key, position) composite, count 1.
+#[derive(Default, Clone)]
+struct Thresholds {
+    grouped: Vec<(u64, u32)>,
+    index: Vec<u128>,
+}
+
+fn composite(key: u64, position: usize) -> u128 {
+    (key as u128) << 32 | position as u128
+}
+
+impl Thresholds {
+    /// From the positives' composites (any order; sorted here).
+    fn build(mut positives: Vec<u128>, ties: Ties) -> Thresholds {
+        positives.sort_unstable();
+        match ties {
+            Ties::Index => Thresholds { grouped: Vec::new(), index: positives },
+            Ties::Grouped => {
+                let mut grouped: Vec<(u64, u32)> = Vec::with_capacity(positives.len());
+                for c in positives {
+                    let k = (c >> 32) as u64;
+                    match grouped.last_mut() {
+                        Some((u, n)) if *u == k => *n += 1,
+                        _ => grouped.push((k, 1)),
+                    }
+                }
+                Thresholds { grouped, index: Vec::new() }
+            }
         }
     }
-    if positives == 0 {
+
+    fn len(&self) -> usize {
+        self.grouped.len().max(self.index.len())
+    }
+
+    /// The first threshold a negative at (key, position) counts towards: it counts at every threshold it is
+    /// ranked at or above (grouped: key <= threshold key; index: (key, position) < the positive's).
+    fn slot(&self, key: u64, position: usize) -> usize {
+        if self.index.is_empty() {
+            self.grouped.partition_point(|(u, _)| *u < key)
+        } else {
+            let c = composite(key, position);
+            self.index.partition_point(|u| *u < c)
+        }
+    }
+
+    /// AP from the negatives counted per slot (`bucket`, one longer than the thresholds).
+    fn ap(&self, bucket: &[u32], denominator: Denominator) -> Option<f64> {
+        let (mut hits, mut negs, mut sum) = (0u64, 0u64, 0.0);
+        let mut step = |j: usize, n: u32| {
+            hits += n as u64;
+            negs += bucket[j] as u64;
+            sum += n as f64 * (hits as f64 / (hits + negs) as f64);
+        };
+        if self.index.is_empty() {
+            self.grouped.iter().enumerate().for_each(|(j, (_, n))| step(j, *n));
+        } else {
+            (0..self.index.len()).for_each(|j| step(j, 1));
+        }
+        if hits == 0 {
+            return None;
+        }
+        Some(match denominator {
+            Denominator::Exact => sum / hits as f64,
+            Denominator::Release => sum / (hits as f64 + RELEASE_EPSILON),
+        })
+    }
+}
+
+/// AP of one contiguous vector (a row): thresholds from its positives, its negatives counted into them.
+/// Only the positives are sorted; each negative is placed by binary search: O((P + N) log P).
+fn ap_of_line(scores: &[f64], targets: &[f64], opts: ApOptions, bucket: &mut Vec<u32>) -> Option<f64> {
+    let positives: Vec<u128> = scores
+        .iter()
+        .zip(targets)
+        .enumerate()
+        .filter(|(_, (_, t))| **t == 1.0)
+        .map(|(i, (s, _))| composite(descending_key(*s), i))
+        .collect();
+    if positives.is_empty() {
         return None;
     }
-    // (key, index) ascending = score descending, ties by ascending index: the `index` order.
-    keys.sort_unstable();
-    let mut sum = 0.0;
-    let (mut seen, mut hits) = (0usize, 0usize);
-    match opts.ties {
-        Ties::Index => {
-            for &(_, i) in keys.iter() {
-                seen += 1;
-                if targets[i as usize] == 1 {
-                    hits += 1;
-                    sum += hits as f64 / seen as f64;
-                }
-            }
-        }
-        Ties::Grouped => {
-            let mut k = 0;
-            while k < keys.len() {
-                let key = keys[k].0;
-                let mut group_hits = 0usize;
-                while k < keys.len() && keys[k].0 == key {
-                    group_hits += (targets[keys[k].1 as usize] == 1) as usize;
-                    seen += 1;
-                    k += 1;
-                }
-                hits += group_hits;
-                sum += group_hits as f64 * (hits as f64 / seen as f64);
-            }
+    let th = Thresholds::build(positives, opts.ties);
+    bucket.clear();
+    bucket.resize(th.len() + 1, 0);
+    for (i, (s, t)) in scores.iter().zip(targets).enumerate() {
+        if *t == 0.0 {
+            bucket[th.slot(descending_key(*s), i)] += 1;
         }
     }
-    let denom = match opts.denominator {
-        Denominator::Exact => positives as f64,
-        Denominator::Release => positives as f64 + RELEASE_EPSILON,
-    };
-    Some(sum / denom)
+    th.ap(bucket, opts.denominator)
 }
 
 /// AP in [0, 1] of one score vector; `Ok(None)` when it has no positive.
@@ -116,32 +158,118 @@ fn mean(aps: &[Option<f64>]) -> Option<f64> {
     (!kept.is_empty()).then(|| kept.iter().sum::<f64>() / kept.len() as f64)
 }
 
-/// AP x 100 of every line (of length `len`) of a row-major matrix, in parallel.
-fn per_line(scores: &[f64], targets: &[i8], len: usize, opts: ApOptions) -> Vec<Option<f64>> {
-    scores
-        .par_chunks(len)
-        .zip(targets.par_chunks(len))
-        .map_init(Vec::new, |keys, (s, t)| ap_with(s, t, opts, keys).map(|ap| 100.0 * ap))
-        .collect()
+/// Rows per parallel task: one contiguous range per thread (each task keeps per-class state, so fewer,
+/// larger tasks are cheaper).
+fn chunk_rows(rows: usize) -> usize {
+    rows.div_ceil(rayon::current_num_threads().max(1)).max(1)
 }
 
+/// Rows per cache block of the class pass: the block's scores and targets stay in cache while every class
+/// walks down its column.
+const BLOCK_BYTES: usize = 512 * 1024;
+
+type Pass1 = (Option<(usize, RefError)>, Vec<Vec<u128>>);
+
 /// Evaluates a score matrix (samples x classes) against its targets (1, 0, -1).
+///
+/// No transposition and no full sort. Pass 1 (row-major, parallel over row ranges) validates the inputs,
+/// computes every sample's AP and collects every class's positives. Each class's positives are sorted
+/// into thresholds. Pass 2 (parallel over row ranges, in cache-sized row blocks, column by column)
+/// counts every negative into its class's thresholds by binary search. Errors name the first bad entry in
+/// row-major order.
 pub fn evaluate(scores: ArrayView2<f64>, targets: ArrayView2<f64>, opts: ApOptions) -> Result<MapReport, RefError> {
     if scores.dim() != targets.dim() {
         return Err(RefError::ShapeMismatch { logits: scores.dim(), targets: targets.dim() });
     }
-    check::finite("scores", scores)?;
-    let labels = check::Labels::new(targets)?;
     let (rows, cols) = scores.dim();
+    if rows == 0 || cols == 0 {
+        return Err(RefError::EmptyBatch { shape: (rows, cols) });
+    }
     let s = scores.as_standard_layout();
-    let s = s.as_slice().expect("standard layout");
-    let y = labels.y.as_slice().expect("standard layout");
-    let per_sample = per_line(s, y, cols, opts);
-    let mut st = vec![0.0; rows * cols];
-    let mut yt = vec![0i8; rows * cols];
-    transpose(s, rows, cols, &mut st);
-    transpose(y, rows, cols, &mut yt);
-    let per_class = per_line(&st, &yt, rows, opts);
+    let t = targets.as_standard_layout();
+    let (s, t) = (s.as_slice().expect("standard layout"), t.as_slice().expect("standard layout"));
+    let range = chunk_rows(rows);
+    let step = range * cols;
+
+    // Pass 1: validation, sample AP, class positives.
+    let mut per_sample = vec![None; rows];
+    let (error, positives): Pass1 = per_sample
+        .par_chunks_mut(range)
+        .zip(s.par_chunks(step).zip(t.par_chunks(step)))
+        .enumerate()
+        .map(|(c, (out, (sc, tc)))| {
+            let mut pos = vec![Vec::new(); cols];
+            let mut bucket = Vec::new();
+            for (r, (srow, trow)) in sc.chunks(cols).zip(tc.chunks(cols)).enumerate() {
+                let row = c * range + r;
+                for (col, (v, l)) in srow.iter().zip(trow).enumerate() {
+                    if !v.is_finite() {
+                        return (
+                            Some((row * cols + col, RefError::NonFinite { what: "scores", row, col, value: *v })),
+                            pos,
+                        );
+                    }
+                    if *l == 1.0 {
+                        pos[col].push(composite(descending_key(*v), row));
+                    } else if *l != 0.0 && *l != -1.0 {
+                        return (Some((row * cols + col, RefError::BadLabel { row, col, value: *l })), pos);
+                    }
+                }
+                out[r] = ap_of_line(srow, trow, opts, &mut bucket).map(|ap| 100.0 * ap);
+            }
+            (None, pos)
+        })
+        .reduce(
+            || (None, vec![Vec::new(); cols]),
+            |(ea, mut pa), (eb, pb)| {
+                let e = match (ea, eb) {
+                    (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+                    (a, b) => a.or(b),
+                };
+                for (x, y) in pa.iter_mut().zip(pb) {
+                    x.extend(y);
+                }
+                (e, pa)
+            },
+        );
+    if let Some((_, e)) = error {
+        return Err(e);
+    }
+    let classes: Vec<Thresholds> = positives.into_par_iter().map(|p| Thresholds::build(p, opts.ties)).collect();
+
+    // Pass 2: negatives counted into their class's thresholds; per-range counts, summed.
+    let block = (BLOCK_BYTES / (16 * cols)).max(1);
+    let counts = s
+        .par_chunks(step)
+        .zip(t.par_chunks(step))
+        .enumerate()
+        .map(|(c, (sc, tc))| {
+            let mut counts: Vec<Vec<u32>> = classes.iter().map(|th| vec![0u32; th.len() + 1]).collect();
+            let n = sc.len() / cols;
+            for r0 in (0..n).step_by(block) {
+                let r1 = (r0 + block).min(n);
+                for (j, (th, cnt)) in classes.iter().zip(counts.iter_mut()).enumerate() {
+                    if th.len() == 0 {
+                        continue;
+                    }
+                    for r in r0..r1 {
+                        if tc[r * cols + j] == 0.0 {
+                            cnt[th.slot(descending_key(sc[r * cols + j]), c * range + r)] += 1;
+                        }
+                    }
+                }
+            }
+            counts
+        })
+        .reduce_with(|mut a, b| {
+            for (x, y) in a.iter_mut().zip(b) {
+                x.iter_mut().zip(y).for_each(|(p, q)| *p += q);
+            }
+            a
+        })
+        .expect("at least one row");
+    let per_class: Vec<Option<f64>> =
+        classes.iter().zip(&counts).map(|(c, n)| c.ap(n, opts.denominator).map(|ap| 100.0 * ap)).collect();
     Ok(MapReport { map_class: mean(&per_class), map_sample: mean(&per_sample), per_class, per_sample })
 }
 
