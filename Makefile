@@ -35,11 +35,19 @@ build: setup
 test: setup
 	$(CARGO_ENV) INSTA_UPDATE=no cargo test --workspace
 
-## reproduce: the main job (until the embedded grid lands: the paper's table and claims).
+RESULTS ?= results/embedded
+
+## reproduce: the main job: the embedded grid (9 cells; resumable), then its table, the claims and the plots.
 reproduce: build
-	$(TWOWAY) table
+	$(TWOWAY) run --grid embedded --out $(RESULTS) --resume
 	@echo
-	$(TWOWAY) claims
+	$(TWOWAY) table --results $(RESULTS) --datasets embedded
+	@echo
+	$(TWOWAY) table --ways --results $(RESULTS) --datasets embedded
+	@echo
+	$(TWOWAY) claims --results $(RESULTS)
+	@echo
+	@echo "results: $(RESULTS)/ (one JSON per cell); plots: $(RESULTS)/plots/"
 
 ## bench: criterion benchmarks, then the Python peers timed in the same run, and the ratios.
 bench: setup

@@ -1,12 +1,15 @@
 //! The `twoway` command line.
 
+use crate::diff::{self, Status};
+use crate::results;
 use crate::table::{Format, TableModel, View};
+use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use twoway_spec::Spec;
+use twoway_spec::{claims, Dataset, Spec};
 
 #[derive(Parser, Debug)]
 #[command(name = "twoway", version, about = "Verify and reproduce the Two-way Multi-Label Loss (Kobayashi, CVPR 2023)")]
@@ -17,33 +20,94 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Print the paper's results table (published numbers; reproduced ones beside them once results exist).
+    /// Run a grid of (dataset, backbone, loss, way, seed) cells: train, evaluate, write one result per cell.
+    Run(crate::run::RunArgs),
+    /// Print the paper's results table: published numbers, and reproduced ones with --results.
     Table(TableArgs),
-    /// State the paper's claims, derived from the published table.
+    /// Compare reproduced results with a baseline; exit 1 when a cell drops below it (the CI gate).
+    Diff(DiffArgs),
+    /// State the paper's claims: published, and re-derived from --results.
     Claims(ClaimsArgs),
-    /// Validate a copy of the spec files (spec/data) and report the first problem.
-    Spec(SpecArgs),
+    /// Draw the plots of a results folder (PNG).
+    Plots(PlotsArgs),
+    /// Generate or inspect datasets.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// Compute a loss and its gradient on logits and targets (.npy or .json).
     Eval(crate::eval::EvalArgs),
     /// Compute mAP@class and mAP@sample of scores against targets (.npy or .json).
     Map(crate::eval::MapArgs),
+    /// Validate a copy of the spec files (spec/data) and report the first problem.
+    Spec(SpecArgs),
 }
 
 #[derive(clap::Args, Debug)]
 pub struct TableArgs {
-    /// Render the ways ablation (MS-COCO, ResNet50) instead of the main table.
+    /// Render the ways ablation instead of the main table.
     #[arg(long)]
     pub ways: bool,
+    /// Both tables: every cell once (a CSV of it is a complete baseline for `twoway diff`).
+    #[arg(long, conflicts_with = "ways")]
+    pub all: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "md")]
     pub format: Format,
+    /// A results folder (of `twoway run`): fills the reproduced and delta columns.
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// Only these datasets' rows (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub datasets: Vec<Dataset>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    /// The results folder to check.
+    #[arg(long)]
+    pub results: PathBuf,
+    /// `published` (the paper's numbers, for the cells that were run) or a table CSV whose `reproduced`
+    /// column is the baseline (every one of its cells must be in the results).
+    #[arg(long, default_value = "published")]
+    pub against: String,
+    /// How many points (0-100 scale) a cell may fall below its baseline.
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    pub tolerance: f64,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TextOrJson,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct ClaimsArgs {
-    /// Output format.
+    /// A results folder: the claims re-derived from it, beside the published ones.
+    #[arg(long)]
+    pub results: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: TextOrJson,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PlotsArgs {
+    #[arg(long)]
+    pub results: PathBuf,
+    /// Where the PNGs go (default: RESULTS/plots).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {
+    /// (Re)generate the embedded dataset under the data root.
+    Generate {
+        #[arg(long)]
+        data_root: Option<PathBuf>,
+    },
+    /// Print a dataset's class frequencies, label cardinality and most frequent co-occurrences.
+    Inspect {
+        #[arg(long, value_enum, default_value = "embedded")]
+        dataset: Dataset,
+        #[arg(long)]
+        data_root: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -73,21 +137,106 @@ pub fn main() -> ExitCode {
     }
 }
 
-pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+fn reproduced(dir: &Option<PathBuf>) -> Result<BTreeMap<twoway_spec::CellKey, f64>> {
+    match dir {
+        Some(d) => Ok(results::aggregate(&results::load_dir(d)?)),
+        None => Ok(BTreeMap::new()),
+    }
+}
+
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
+    let spec = Spec::embedded();
     match cli.command {
+        Command::Run(a) => crate::run::run(&a, out)?,
         Command::Table(a) => {
-            let spec = Spec::embedded();
-            let view = if a.ways { View::Ways } else { View::Main };
-            let model = TableModel::build(spec, view, &BTreeMap::new());
-            out.write_all(model.render(a.format).as_bytes())?;
-        }
-        Command::Claims(a) => {
-            let claims = Spec::embedded().published_claims();
-            match a.format {
-                TextOrJson::Text => write!(out, "Published claims (from the poster's tables):\n{claims}")?,
-                TextOrJson::Json => writeln!(out, "{}", serde_json::to_string_pretty(&claims)?)?,
+            let cells = reproduced(&a.results)?;
+            let views = if a.all {
+                vec![View::Main, View::Ways]
+            } else if a.ways {
+                vec![View::Ways]
+            } else {
+                vec![View::Main]
+            };
+            let mut models = Vec::new();
+            for view in views {
+                let mut model = TableModel::build(spec, view, &cells);
+                if !a.datasets.is_empty() {
+                    model.rows.retain(|r| a.datasets.contains(&r.key.dataset));
+                }
+                // With --all, a cell of both tables (Ours/both, Softmax/sample) is listed once.
+                let seen: Vec<_> = models.iter().flat_map(|m: &TableModel| m.rows.iter().map(|r| r.key)).collect();
+                model.rows.retain(|r| !seen.contains(&r.key));
+                models.push(model);
+            }
+            if models.iter().all(|m| m.rows.is_empty()) {
+                bail!("no row of the table is for {:?}", a.datasets.iter().map(|d| d.as_str()).collect::<Vec<_>>());
+            }
+            match (a.format, models.as_slice()) {
+                (Format::Csv, [main, ways]) => {
+                    let second = ways.render(Format::Csv);
+                    out.write_all(main.render(Format::Csv).as_bytes())?;
+                    out.write_all(second.split_once('\n').map_or("", |x| x.1).as_bytes())?;
+                }
+                (Format::Json, [main, ways]) => {
+                    let mut rows = main.rows.clone();
+                    rows.extend(ways.rows.iter().copied());
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string_pretty(&serde_json::json!({"table": "all", "rows": rows}))?
+                    )?;
+                }
+                _ => {
+                    let texts: Vec<String> =
+                        models.iter().filter(|m| !m.rows.is_empty()).map(|m| m.render(a.format)).collect();
+                    out.write_all(texts.join("\n").as_bytes())?;
+                }
             }
         }
+        Command::Diff(a) => return diff_command(spec, &a, out),
+        Command::Claims(a) => {
+            let published = spec.published_claims();
+            let mine = match &a.results {
+                Some(_) => {
+                    let cells: Vec<claims::Cell> =
+                        reproduced(&a.results)?.into_iter().map(|(key, value)| claims::Cell { key, value }).collect();
+                    Some(claims::derive(&cells, |l| spec.main_way(l)))
+                }
+                None => None,
+            };
+            match a.format {
+                TextOrJson::Text => {
+                    if let Some(m) = &mine {
+                        write!(out, "Reproduced claims (from {}):\n{m}\n", a.results.as_ref().unwrap().display())?;
+                    }
+                    write!(out, "Published claims (from the poster's tables):\n{published}")?;
+                }
+                TextOrJson::Json => {
+                    let v = serde_json::json!({"published": published, "reproduced": mine});
+                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                }
+            }
+        }
+        Command::Plots(a) => {
+            let all = results::load_dir(&a.results)?;
+            let dir = a.out.unwrap_or_else(|| a.results.join("plots"));
+            let files = crate::plots::write_all(spec, &all, &results::aggregate(&all), &dir)?;
+            for f in files {
+                writeln!(out, "{}", f.display())?;
+            }
+        }
+        Command::Data(DataCommand::Generate { data_root }) => {
+            let root = crate::data::data_root(data_root.as_deref());
+            let dir = crate::data::embedded::generate(&crate::data::embedded_spec(spec), &root, true, true)?;
+            writeln!(out, "embedded dataset written to {}", dir.display())?;
+        }
+        Command::Data(DataCommand::Inspect { dataset, data_root }) => {
+            let root = crate::data::data_root(data_root.as_deref());
+            let (train, eval) = crate::data::load(spec, dataset, &root, true)?;
+            write!(out, "{}", crate::data::inspect::report(dataset, &train, &eval))?;
+        }
+        Command::Eval(a) => crate::eval::eval(&a, out)?,
+        Command::Map(a) => crate::eval::map(&a, out)?,
         Command::Spec(a) => {
             let spec = Spec::load_dir(&a.dir)?;
             writeln!(
@@ -98,8 +247,76 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                 spec.paper.ways.len()
             )?;
         }
-        Command::Eval(a) => crate::eval::eval(&a, out)?,
-        Command::Map(a) => crate::eval::map(&a, out)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn diff_command(spec: &Spec, a: &DiffArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if !(a.tolerance.is_finite() && a.tolerance >= 0.0) {
+        bail!("--tolerance must be a finite number of points >= 0, got {}", a.tolerance);
+    }
+    let mine = reproduced(&Some(a.results.clone()))?;
+    let (baseline, require_all) = if a.against == "published" {
+        (diff::published_baseline(spec), false)
+    } else {
+        (diff::read_csv_baseline(std::path::Path::new(&a.against))?, true)
+    };
+    let rows = diff::compare(&baseline, &mine, a.tolerance, require_all);
+    if rows.is_empty() {
+        bail!("no cell of {} has a baseline in `{}`", a.results.display(), a.against);
+    }
+    let failed: Vec<&diff::Row> = rows.iter().filter(|r| r.status != Status::Ok).collect();
+    match a.format {
+        TextOrJson::Json => {
+            let v = serde_json::json!({"against": a.against, "tolerance": a.tolerance, "passed": failed.is_empty(), "rows": rows});
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        TextOrJson::Text => {
+            writeln!(out, "| cell | metric | baseline | reproduced | delta | status |")?;
+            writeln!(out, "|---|---|---:|---:|---:|---|")?;
+            for r in &rows {
+                let k = &r.key;
+                let way = k.way.map(|w| format!("/{w}")).unwrap_or_default();
+                let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+                let d = r.delta.map_or("-".to_string(), |v| format!("{v:+.2}"));
+                let status = match r.status {
+                    Status::Ok => "ok",
+                    Status::Dropped => "DROPPED",
+                    Status::Missing => "MISSING",
+                };
+                writeln!(
+                    out,
+                    "| {}/{}/{}{way} | {} | {:.2} | {} | {d} | {status} |",
+                    k.dataset,
+                    k.backbone,
+                    k.loss,
+                    k.metric.label(),
+                    r.baseline,
+                    f(r.reproduced)
+                )?;
+            }
+            if failed.is_empty() {
+                writeln!(out, "\npassed: {} cell(s) within {} point(s) of `{}`", rows.len(), a.tolerance, a.against)?;
+            } else {
+                let names: Vec<String> = failed
+                    .iter()
+                    .map(|r| {
+                        let k = &r.key;
+                        let way = k.way.map(|w| format!("/{w}")).unwrap_or_default();
+                        format!("{}/{}/{}{way} {}", k.dataset, k.backbone, k.loss, k.metric)
+                    })
+                    .collect();
+                writeln!(
+                    out,
+                    "\nFAILED: {} of {} cell(s) below `{}` by more than {} point(s) or missing: {}",
+                    failed.len(),
+                    rows.len(),
+                    a.against,
+                    a.tolerance,
+                    names.join(", ")
+                )?;
+            }
+        }
+    }
+    Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

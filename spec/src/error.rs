@@ -50,7 +50,7 @@ impl SpecError {
     }
 
     /// Fills in the line of an `Invalid` error from the file's text.
-    pub(crate) fn with_line_from(mut self, text: &str) -> Self {
+    pub fn with_line_from(mut self, text: &str) -> Self {
         if let SpecError::Invalid { at, .. } = &mut self {
             if at.line.is_none() {
                 at.line = crate::load::locate(text, &at.field);

@@ -6,6 +6,7 @@
 
 pub mod claims;
 mod error;
+pub mod grids;
 mod keys;
 mod load;
 pub mod losses;

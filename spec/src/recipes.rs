@@ -18,6 +18,12 @@ pub struct Recipe {
     pub schedule: Schedule,
     pub precision: Precision,
     pub transforms: Transforms,
+    /// Train on the first N samples of the train split only (a reduced run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_train_samples: Option<usize>,
+    /// Evaluate on the first N samples of the eval split only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_eval_samples: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -94,11 +100,25 @@ pub struct Transforms {
 pub struct TrainTransform {
     /// Output side of RandomResizedCrop.
     pub random_resized_crop: u32,
+    /// Area fraction range of RandomResizedCrop (torchvision's default: 0.08 to 1).
+    #[serde(default = "default_scale")]
+    pub scale: [f64; 2],
+    /// Aspect-ratio range of RandomResizedCrop (torchvision's default: 3/4 to 4/3).
+    #[serde(default = "default_ratio")]
+    pub ratio: [f64; 2],
     pub hflip: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color_jitter: Option<ColorJitter>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lighting: Option<Lighting>,
+}
+
+fn default_scale() -> [f64; 2] {
+    [0.08, 1.0]
+}
+
+fn default_ratio() -> [f64; 2] {
+    [3.0 / 4.0, 4.0 / 3.0]
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -154,6 +174,19 @@ pub(crate) fn load_recipes(file: &str, text: &str) -> Result<BTreeMap<String, Re
         }
         if !(o.weight_decay >= 0.0 && o.backbone_lr_mult >= 0.0) {
             return bad("optimizer", "weight_decay and backbone_lr_mult must be >= 0");
+        }
+        let t = &r.transforms.train;
+        if !(0.0 < t.scale[0] && t.scale[0] <= t.scale[1] && t.scale[1] <= 1.0) {
+            return bad("transforms.train.scale", "must be 0 < low <= high <= 1");
+        }
+        if !(0.0 < t.ratio[0] && t.ratio[0] <= t.ratio[1]) {
+            return bad("transforms.train.ratio", "must be 0 < low <= high");
+        }
+        if t.random_resized_crop == 0
+            || r.transforms.eval.center_crop == 0
+            || r.transforms.eval.resize < r.transforms.eval.center_crop
+        {
+            return bad("transforms", "crops must be at least 1 pixel and the eval resize at least the centre crop");
         }
         if r.transforms.normalize.std.iter().any(|s| *s <= 0.0) {
             return bad("transforms.normalize.std", "must be > 0");

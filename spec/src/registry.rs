@@ -53,6 +53,17 @@ pub struct Encoding {
     pub unknown_labels: bool,
 }
 
+/// How twoway generates a dataset (the embedded one).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generate {
+    pub seed: u64,
+    pub train: usize,
+    pub eval: usize,
+    /// Side of the square images in pixels.
+    pub size: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetSpec {
@@ -62,6 +73,8 @@ pub struct DatasetSpec {
     pub format: Format,
     pub splits: Splits,
     pub encoding: Encoding,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<Generate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     pub source: Source,
@@ -108,6 +121,22 @@ pub(crate) fn load_datasets(file: &str, text: &str) -> Result<BTreeMap<Dataset, 
             return Err(SpecError::invalid(file, format!("{d}.classes"), "must be at least 1"));
         }
         require_reason(file, d.as_str(), spec.source, &spec.reason)?;
+        if let Some(g) = &spec.generate {
+            if g.train == 0 || g.eval == 0 || !(16..=512).contains(&g.size) {
+                return Err(SpecError::invalid(
+                    file,
+                    format!("{d}.generate"),
+                    "needs train, eval >= 1 and a size of 16..=512 px",
+                ));
+            }
+        }
+    }
+    if map[&Dataset::Embedded].generate.is_none() {
+        return Err(SpecError::invalid(
+            file,
+            "embedded.generate",
+            "the embedded dataset needs its generation parameters",
+        ));
     }
     Ok(map)
 }

@@ -1,0 +1,173 @@
+//! The reproduction pipeline end to end on the reduced embedded grid (`--grid embedded-ci`): the CI gate
+//! against the committed baseline (spec/baselines/embedded-ci.csv), the exit codes of `twoway diff`,
+//! repeatability for a fixed seed and thread count, and `--resume` after a killed run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn data_root() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("twoway-data")
+}
+
+fn twoway(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_twoway")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+fn run_grid(out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let root = data_root();
+    let mut args = vec!["run", "--grid", "embedded-ci", "--threads", "2", "--out", out.to_str().unwrap()];
+    args.extend(["--data-root", root.to_str().unwrap()]);
+    args.extend(extra);
+    twoway(&args)
+}
+
+fn baseline() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/baselines/embedded-ci.csv").to_string()
+}
+
+#[test]
+fn the_reduced_grid_reproduces_the_committed_baseline_and_the_gate_exit_codes_hold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("results");
+    let (code, stdout, stderr) = run_grid(&out, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("(3 cells)"), "{stdout}");
+    let o = out.to_str().unwrap();
+
+    // 0: deterministic, so equal to the baseline up to its two printed decimals.
+    let (code, report, err) = twoway(&["diff", "--results", o, "--against", &baseline(), "--tolerance", "0.01"]);
+    assert_eq!(code, 0, "{report}{err}");
+    assert!(report.contains("passed: 6 cell(s)"), "{report}");
+
+    // 1: a baseline with one cell raised by more than the tolerance; the failing cell is named.
+    let text = std::fs::read_to_string(baseline()).unwrap();
+    let line = text.lines().find(|l| l.starts_with("embedded,tiny,bce,,map_class,")).unwrap();
+    let value: f64 = line.split(',').nth(6).unwrap().parse().unwrap();
+    let raised = text.replace(line, &line.replace(&format!(",{value:.2},"), &format!(",{:.2},", value + 1.0)));
+    let raised_path = tmp.path().join("raised.csv");
+    std::fs::write(&raised_path, raised).unwrap();
+    let (code, report, _) =
+        twoway(&["diff", "--results", o, "--against", raised_path.to_str().unwrap(), "--tolerance", "0.5"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("FAILED: 1 of 6") && report.contains("embedded/tiny/bce map_class"), "{report}");
+
+    // 2: malformed baselines, a bad tolerance, a missing results folder.
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(&bad, text.replace("map_sample", "map_samples")).unwrap();
+    let (code, _, err) = twoway(&["diff", "--results", o, "--against", bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.csv:") && err.contains("field `metric`"), "{err}");
+    std::fs::write(&bad, "dataset,backbone\n").unwrap();
+    let (code, _, err) = twoway(&["diff", "--results", o, "--against", bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("header"), "{err}");
+    let (code, _, _) = twoway(&["diff", "--results", o, "--against", &baseline(), "--tolerance", "-1"]);
+    assert_eq!(code, 2);
+    let (code, _, err) = twoway(&["diff", "--results", "/nonexistent", "--against", &baseline()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent"), "{err}");
+
+    // A cell missing from the results fails the gate too.
+    std::fs::remove_file(out.join("embedded/tiny/bce/seed0.json")).unwrap();
+    let (code, report, _) = twoway(&["diff", "--results", o, "--against", &baseline(), "--tolerance", "0.01"]);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.contains("MISSING"), "{report}");
+
+    // The reproduced table and claims read the same folder.
+    let (code, table, _) = twoway(&["table", "--results", o, "--datasets", "embedded", "--format", "csv"]);
+    assert_eq!(code, 0);
+    assert_eq!(table.lines().count(), 1 + 4);
+    let (code, claims, _) = twoway(&["claims", "--results", o]);
+    assert_eq!(code, 0);
+    assert!(claims.starts_with("Reproduced claims") && claims.contains("Published claims"), "{claims}");
+}
+
+#[test]
+fn same_seed_and_threads_give_identical_results_and_resume_survives_a_kill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let (code, _, err) = run_grid(&a, &["--losses", "twoway"]);
+    assert_eq!(code, 0, "{err}");
+    let b = tmp.path().join("b");
+    let (code, _, err) = run_grid(&b, &["--losses", "twoway"]);
+    assert_eq!(code, 0, "{err}");
+    let read = |dir: &Path| {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("embedded/tiny/twoway-both/seed0.json")).unwrap())
+                .unwrap();
+        (
+            v["metrics"].clone(),
+            v["epochs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| (e["train_loss"].clone(), e["map_class"].clone()))
+                .collect::<Vec<_>>(),
+            v["config_hash"].clone(),
+        )
+    };
+    assert_eq!(read(&a), read(&b), "two runs with the same seed and threads differ");
+
+    // Existing results are not overwritten without --resume.
+    let (code, _, err) = run_grid(&a, &["--losses", "twoway"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--resume"), "{err}");
+
+    // Kill a full run once its first cell is written, then resume.
+    let out = tmp.path().join("killed");
+    let root = data_root();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twoway"))
+        .args([
+            "run",
+            "--grid",
+            "embedded-ci",
+            "--threads",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+            "--data-root",
+            root.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = out.join("embedded/tiny/twoway-both/seed0.json");
+    let start = Instant::now();
+    while !first.exists() {
+        assert!(start.elapsed() < Duration::from_secs(600), "the first cell never finished");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let kept = std::fs::read(&first).unwrap();
+    let (code, _, err) = run_grid(&out, &["--resume"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("finished earlier, kept"), "{err}");
+    assert_eq!(std::fs::read(&first).unwrap(), kept, "a finished cell was rewritten");
+    for cell in ["twoway-both", "softmax-sample", "bce"] {
+        assert!(out.join(format!("embedded/tiny/{cell}/seed0.json")).exists(), "{cell} missing after --resume");
+    }
+    // No temp file is left behind by the killed run's writes.
+    let leftovers: Vec<_> =
+        walk(&out).into_iter().filter(|p| p.file_name().unwrap().to_string_lossy().contains(".tmp")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The resumed folder equals an uninterrupted run.
+    assert_eq!(read(&out), read(&a));
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

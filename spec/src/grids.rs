@@ -1,0 +1,150 @@
+//! Experiment grids (`spec/grids/*.yaml`): which (dataset, backbone, loss, way, seed) cells to run, with
+//! which recipe.
+
+use crate::error::SpecError;
+use crate::load::parse;
+use crate::{params_of, Backbone, Dataset, Loss, LossParams, Spec, Way};
+
+/// One run of a grid: a loss (with its way and any hyper-parameter overrides), optionally restricted to
+/// some datasets / backbones.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    pub loss: Loss,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub way: Option<Way>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<LossParams>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datasets: Option<Vec<Dataset>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backbones: Option<Vec<Backbone>>,
+}
+
+impl Run {
+    /// The run's hyper-parameters, its way included.
+    pub fn loss_params(&self) -> LossParams {
+        let mut p = self.params.clone().unwrap_or_default();
+        if self.way.is_some() {
+            p.way = self.way;
+        }
+        p
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grid {
+    pub description: String,
+    pub recipe: String,
+    pub datasets: Vec<Dataset>,
+    pub backbones: Vec<Backbone>,
+    pub seeds: Vec<u64>,
+    pub runs: Vec<Run>,
+}
+
+/// One cell of a grid.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Cell {
+    pub dataset: Dataset,
+    pub backbone: Backbone,
+    pub loss: Loss,
+    pub params: LossParams,
+    pub seed: u64,
+}
+
+impl Grid {
+    /// Every cell, in grid order (run, dataset, backbone, seed).
+    pub fn cells(&self) -> Vec<Cell> {
+        let mut out = Vec::new();
+        for run in &self.runs {
+            for d in &self.datasets {
+                if run.datasets.as_ref().is_some_and(|ds| !ds.contains(d)) {
+                    continue;
+                }
+                for b in &self.backbones {
+                    if run.backbones.as_ref().is_some_and(|bs| !bs.contains(b)) {
+                        continue;
+                    }
+                    for s in &self.seeds {
+                        out.push(Cell {
+                            dataset: *d,
+                            backbone: *b,
+                            loss: run.loss,
+                            params: run.loss_params(),
+                            seed: *s,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Parses and checks a grid file against the spec (its recipe exists, each run's parameters belong
+    /// to its loss, ways only on the set-based losses).
+    pub fn parse(file: &str, text: &str, spec: &Spec) -> Result<Grid, SpecError> {
+        let g: Grid = parse(file, text).map_err(|e| e.with_line_from(text))?;
+        let bad = |field: String, msg: String| Err(SpecError::invalid(file, field, msg).with_line_from(text));
+        if !spec.recipes.contains_key(&g.recipe) {
+            let known: Vec<&str> = spec.recipes.keys().map(String::as_str).collect();
+            return bad("recipe".into(), format!("unknown recipe `{}`; the spec has: {}", g.recipe, known.join(", ")));
+        }
+        if g.datasets.is_empty() || g.backbones.is_empty() || g.seeds.is_empty() || g.runs.is_empty() {
+            return bad(
+                "(document)".into(),
+                "datasets, backbones, seeds and runs must each list at least one entry".into(),
+            );
+        }
+        for (i, r) in g.runs.iter().enumerate() {
+            if r.way.is_some() && !r.loss.has_ways() {
+                return bad(format!("runs[{i}].way"), format!("`{}` has no ways", r.loss));
+            }
+            for p in r.loss_params().names() {
+                if !params_of(r.loss).contains(&p) {
+                    return bad(format!("runs[{i}].params.{p}"), format!("not a parameter of `{}`", r.loss));
+                }
+            }
+        }
+        Ok(g)
+    }
+}
+
+/// The grids that ship with the spec, by name.
+pub const BUILTIN: [(&str, &str); 3] = [
+    ("embedded", include_str!("../grids/embedded.yaml")),
+    ("embedded-ci", include_str!("../grids/embedded-ci.yaml")),
+    ("paper", include_str!("../grids/paper.yaml")),
+];
+
+/// A built-in grid by name.
+pub fn builtin(name: &str, spec: &Spec) -> Option<Result<Grid, SpecError>> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(n, text)| Grid::parse(&format!("spec/grids/{n}.yaml"), text, spec))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_grids_load_with_the_expected_cell_counts() {
+        let spec = Spec::embedded();
+        let cells = |n: &str| builtin(n, spec).unwrap().unwrap().cells();
+        assert_eq!(cells("embedded").len(), 9);
+        assert_eq!(cells("embedded-ci").len(), 3);
+        // 4 x 4 x 5 main cells + 4 ablation cells (MS-COCO, ResNet50).
+        assert_eq!(cells("paper").len(), 84);
+        let e = Grid::parse(
+            "g.yaml",
+            "description: x\nrecipe: nope\ndatasets: [coco]\nbackbones: [tiny]\nseeds: [0]\nruns: [{loss: bce}]\n",
+            spec,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown recipe `nope`"), "{e}");
+        let e = Grid::parse("g.yaml", "description: x\nrecipe: release\ndatasets: [coco]\nbackbones: [tiny]\nseeds: [0]\nruns: [{loss: bce, way: class}]\n", spec)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("runs[0].way") && e.contains("has no ways"), "{e}");
+    }
+}
