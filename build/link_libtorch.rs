@@ -4,6 +4,7 @@
 // the binaries as an rpath, so that `target/release/twoway` and the test binaries run without
 // LD_LIBRARY_PATH, and we keep libtorch_cuda as a needed library (the linker would drop it with
 // --as-needed, since nothing references it by symbol, and CUDA would then look unavailable).
+// For twoway-gpu it also compiles csrc/autocast.cpp against libtorch's headers.
 use std::path::Path;
 
 fn main() {
@@ -15,5 +16,19 @@ fn main() {
     println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
     if Path::new(&dir).join("libtorch_cuda.so").exists() {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+    }
+    if std::env::var("CARGO_PKG_NAME").as_deref() == Ok("twoway-gpu") {
+        println!("cargo:rerun-if-changed=csrc/autocast.cpp");
+        let include = Path::new(&dir).parent().expect("libtorch lib folder has a parent").join("include");
+        cc::Build::new()
+            .cpp(true)
+            .pic(true)
+            .warnings(false)
+            .include(&include)
+            .include(include.join("torch/csrc/api/include"))
+            .flag("-std=c++17")
+            .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
+            .file("csrc/autocast.cpp")
+            .compile("twoway_autocast");
     }
 }

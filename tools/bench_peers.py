@@ -110,11 +110,23 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--criterion", default="target/criterion")
     ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
+    ap.add_argument("--only", choices=["loss", "map"], help="run one group of peers only")
     args = ap.parse_args()
     budget = 2.0 if args.quick else 20.0
     report = {"loss": [], "map": []}
     all_threads = torch.get_num_threads()
 
+    if args.only != "map":
+        loss_peers(args, budget, report, all_threads)
+    if args.only != "loss":
+        map_peers(args, budget, report)
+    os.makedirs("target", exist_ok=True)
+    with open("target/bench-report.json", "w") as f:
+        json.dump(report, f, indent=1)
+    print("\n(report also in target/bench-report.json)", file=sys.stderr)
+
+
+def loss_peers(args, budget, report, all_threads):
     print("\n## Two-way loss, forward + backward (median per call)\n")
     ours = ["reference", "reference_1thread", "tch_cpu", "tch_cpu_1thread", "release_tch_cpu", "release_tch_cpu_1thread", "tch_cuda", "release_tch_cuda"]
     print(f"| size | {' | '.join(ours)} | PyTorch release f32 1 thread | same, denormals flushed | PyTorch release f32 {all_threads} threads | speed-up vs PyTorch 1 thread |")
@@ -156,6 +168,9 @@ def main():
             if t_ours and t_peer:
                 print(f"| {size} | {label} | {fmt(t_ours)} | {fmt(t_peer)} | {t_peer / t_ours:.1f}x |")
 
+
+
+def map_peers(args, budget, report):
     print("\n## mAP@class + mAP@sample (median per call)\n")
     print("| size | reference | reference 1 thread | numpy AP loop | scikit-learn | speed-up vs numpy (all / 1 thread) | vs scikit-learn |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -170,11 +185,6 @@ def main():
         spk = f"{t_sk / ref:.0f}x" if ref else "-"
         print(f"| {size} | {fmt(ref)} | {fmt(ref1)} | {fmt(t_np)} | {fmt(t_sk)} | {sp} | {spk} |")
         report["map"].append({"size": size, "reference_s": ref, "reference_1thread_s": ref1, "numpy_loop_s": t_np, "sklearn_s": t_sk})
-
-    os.makedirs("target", exist_ok=True)
-    with open("target/bench-report.json", "w") as f:
-        json.dump(report, f, indent=1)
-    print("\n(report also in target/bench-report.json)", file=sys.stderr)
 
 
 if __name__ == "__main__":

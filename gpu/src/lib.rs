@@ -24,6 +24,25 @@
 //! first-order gradient: differentiating it again (double backward) is not supported. The element-wise
 //! losses are plain differentiable expressions.
 //!
+//! # Accuracy (tested against the reference on random batches: shapes up to 64 x 128, logit scales
+//! 0.1..100, unknown labels, every loss, way and masking; `tests/tests/tch_vs_reference.rs`)
+//! | kind | value | gradient entry |
+//! |---|---|---|
+//! | f64 | 1e-10 relative | 1e-10 x (abs(g) + 1e-6 max abs(G)) |
+//! | f32 | 1e-5 x max(abs(v), 0.01) | 1e-5 x (abs(g) + max abs(G)) |
+//! | f16 | as f32 (computed in f32) | 1e-3 x (abs(g) + max abs(G)) + 2^-25 (f16 underflow) |
+//! | bf16 | as f32 | 4e-3 x (abs(g) + max abs(G)) |
+//!
+//! The reference is evaluated on the logits rounded to the kind, so the bounds measure this crate's
+//! arithmetic; rounding the logits themselves to f16 / bf16 moves a loss by up to the kind's precision times
+//! its sensitivity. Below a kind's smallest normal number only absolute agreement holds.
+//!
+//! # Speed
+//! The two-way loss builds the masked, scaled logits of each set once, shares them between both ways,
+//! and takes one max, one exp and one sum per set and way; the gradient reuses those exponentials. The
+//! authors' op sequence (`peer`) runs four logsumexps over -100-offset masks, boolean indexing and a
+//! separate autograd backward. `make bench` times both on the same libtorch.
+//!
 //! # Validation
 //! [`Validation::Full`] (the default) checks shapes, kinds, that the logits are finite and that every
 //! label is -1, 0 or 1; the value checks read one flag back from the device, which synchronises a CUDA
@@ -152,4 +171,31 @@ pub fn runtime_info() -> String {
         "CUDA not available".to_string()
     };
     format!("libtorch via tch 0.26, {cuda}, {} CPU thread(s)", tch::get_num_threads())
+}
+
+extern "C" {
+    fn twoway_autocast_set_cuda_bf16(enable_bf16: i32);
+    fn twoway_autocast_cuda_is_bf16() -> i32;
+}
+
+/// Runs `f` under CUDA autocast in bf16 (libtorch's default autocast kind on CUDA is f16; the recipe asks
+/// for bf16). Off CUDA (`enabled` false, or no CUDA device) it runs `f` as it is.
+pub fn autocast_bf16<T>(enabled: bool, f: impl FnOnce() -> T) -> T {
+    if !enabled || !tch::Cuda::is_available() {
+        return f();
+    }
+    set_cuda_autocast_bf16(true);
+    tch::autocast(true, f)
+}
+
+/// Sets libtorch's CUDA autocast kind to bf16 (`true`) or f16 (`false`).
+pub fn set_cuda_autocast_bf16(bf16: bool) {
+    // SAFETY: plain calls into libtorch's autocast state setter / getter, no pointers involved.
+    unsafe { twoway_autocast_set_cuda_bf16(bf16 as i32) }
+}
+
+/// Whether libtorch's CUDA autocast kind is bf16.
+pub fn cuda_autocast_is_bf16() -> bool {
+    // SAFETY: as above.
+    unsafe { twoway_autocast_cuda_is_bf16() != 0 }
 }

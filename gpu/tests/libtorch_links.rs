@@ -25,3 +25,16 @@ fn runtime_info_names_cuda_state() {
     let info = twoway_gpu::runtime_info();
     assert!(info.contains("CUDA"), "{info}");
 }
+
+#[test]
+fn the_cuda_autocast_kind_can_be_set_to_bf16_and_back() {
+    // libtorch keeps the CUDA autocast kind as process state even without a device: set it, read it back.
+    twoway_gpu::set_cuda_autocast_bf16(true);
+    assert!(twoway_gpu::cuda_autocast_is_bf16());
+    twoway_gpu::set_cuda_autocast_bf16(false);
+    assert!(!twoway_gpu::cuda_autocast_is_bf16());
+    // Off CUDA the wrapper runs the closure unchanged.
+    let x = tch::Tensor::from_slice(&[1.0f32, 2.0]);
+    let y = twoway_gpu::autocast_bf16(true, || &x * 2.0);
+    assert_eq!(y.kind(), tch::Kind::Float);
+}

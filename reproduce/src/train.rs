@@ -151,8 +151,8 @@ pub fn train(
             });
             let x = batch_tensor(buf, idx.len(), aug.crop, device);
             let y = labels(train_data.split, idx, device);
-            // Mixed precision for the forward pass on CUDA; the loss in f32 (the gpu crate computes in f32).
-            let logits = tch::autocast(autocast, || net.forward_t(&x, true)).to_kind(Kind::Float);
+            // bf16 mixed precision for the forward pass on CUDA; the loss in f32.
+            let logits = twoway_gpu::autocast_bf16(autocast, || net.forward_t(&x, true)).to_kind(Kind::Float);
             let l = criterion.forward(&logits, &y)?;
             opt.backward_step(&l);
             let v = l.double_value(&[]);
