@@ -2,18 +2,12 @@
 //! against the committed baseline (spec/baselines/embedded-ci.csv), the exit codes of `twoway diff`,
 //! repeatability for a fixed seed and thread count, and `--resume` after a killed run.
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn data_root() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("twoway-data")
-}
-
-fn twoway(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_twoway")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
-}
 
 fn run_grid(out: &Path, extra: &[&str]) -> (i32, String, String) {
     let root = data_root();

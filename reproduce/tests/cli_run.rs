@@ -1,17 +1,10 @@
 //! `twoway run` with a grid file: every loss and way of the spec trains end to end (a one-epoch smoke
 //! recipe), result files carry what they promise, and bad grids, devices and data are clear errors.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::*;
 
-fn data_root() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("twoway-data")
-}
-
-fn twoway(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_twoway")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
-}
+use std::path::PathBuf;
 
 const SMOKE: &str = "description: every loss and way, one epoch
 recipe: embedded-smoke

@@ -1,12 +1,9 @@
 //! End-to-end tests of `twoway table` and `twoway claims`, through the built binary.
 
-use std::process::Command;
-use twoway_spec::{Backbone, CellKey, Dataset, Loss, Metric, Spec, Way};
+mod common;
+use common::*;
 
-fn twoway(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_twoway")).args(args).env_remove("LD_LIBRARY_PATH").output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
-}
+use twoway_spec::{Backbone, CellKey, Dataset, Loss, Metric, Spec, Way};
 
 /// Parses the table CSV into (key, published) pairs, checking the header and the empty result columns.
 fn parse_csv(text: &str) -> Vec<(CellKey, f64)> {
