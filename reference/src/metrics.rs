@@ -41,8 +41,13 @@ fn descending_key(score: f64) -> u64 {
 #[derive(Default, Clone)]
 struct Thresholds {
     grouped: Vec<(u64, u32)>,
+    /// The keys of `grouped`, contiguous, for the batched search.
+    keys: Vec<u64>,
     index: Vec<u128>,
 }
+
+/// Negatives searched together by [`Thresholds::slots_grouped`].
+const LANES: usize = 16;
 
 fn composite(key: u64, position: usize) -> u128 {
     (key as u128) << 32 | position as u128
@@ -50,21 +55,27 @@ fn composite(key: u64, position: usize) -> u128 {
 
 impl Thresholds {
     /// From the positives' composites (any order; sorted here).
-    fn build(mut positives: Vec<u128>, ties: Ties) -> Thresholds {
-        positives.sort_unstable();
-        match ties {
-            Ties::Index => Thresholds { grouped: Vec::new(), index: positives },
-            Ties::Grouped => {
-                let mut grouped: Vec<(u64, u32)> = Vec::with_capacity(positives.len());
-                for c in positives {
-                    let k = (c >> 32) as u64;
-                    match grouped.last_mut() {
-                        Some((u, n)) if *u == k => *n += 1,
-                        _ => grouped.push((k, 1)),
-                    }
+    fn build(positives: Vec<u128>, ties: Ties) -> Thresholds {
+        let mut th = Thresholds { index: positives, ..Default::default() };
+        th.rebuild(ties);
+        th
+    }
+
+    /// Rebuilds in place from the composites left in `index` (reusing every buffer).
+    fn rebuild(&mut self, ties: Ties) {
+        self.index.sort_unstable();
+        self.grouped.clear();
+        self.keys.clear();
+        if ties == Ties::Grouped {
+            for &c in &self.index {
+                let k = (c >> 32) as u64;
+                match self.grouped.last_mut() {
+                    Some((u, n)) if *u == k => *n += 1,
+                    _ => self.grouped.push((k, 1)),
                 }
-                Thresholds { grouped, index: Vec::new() }
             }
+            self.keys.extend(self.grouped.iter().map(|g| g.0));
+            self.index.clear();
         }
     }
 
@@ -80,6 +91,31 @@ impl Thresholds {
         } else {
             let c = composite(key, position);
             self.index.partition_point(|u| *u < c)
+        }
+    }
+
+    /// Grouped mode: counts the negatives with these keys into `counts`, searching up to [`LANES`] keys in
+    /// lockstep (branchless), so that their memory loads overlap instead of queueing one search after
+    /// another.
+    fn count_grouped(&self, keys: &[u64], counts: &mut [u32]) {
+        let a = &self.keys;
+        let n = a.len();
+        let mut base = [0usize; LANES];
+        for chunk in keys.chunks(LANES) {
+            let m = chunk.len();
+            base[..m].fill(0);
+            let mut len = n;
+            while len > 1 {
+                let half = len / 2;
+                for i in 0..m {
+                    let b = base[i];
+                    base[i] = if a[b + half] < chunk[i] { b + half } else { b };
+                }
+                len -= half;
+            }
+            for i in 0..m {
+                counts[base[i] + (a[base[i]] < chunk[i]) as usize] += 1;
+            }
         }
     }
 
@@ -108,26 +144,42 @@ impl Thresholds {
 
 /// AP of one contiguous vector (a row): thresholds from its positives, its negatives counted into them.
 /// Only the positives are sorted; each negative is placed by binary search: O((P + N) log P).
-fn ap_of_line(scores: &[f64], targets: &[f64], opts: ApOptions, bucket: &mut Vec<u32>) -> Option<f64> {
-    let positives: Vec<u128> = scores
-        .iter()
-        .zip(targets)
-        .enumerate()
-        .filter(|(_, (_, t))| **t == 1.0)
-        .map(|(i, (s, _))| composite(descending_key(*s), i))
-        .collect();
-    if positives.is_empty() {
+fn ap_of_line(scores: &[f64], targets: &[f64], opts: ApOptions, b: &mut LineScratch) -> Option<f64> {
+    b.th.index.clear();
+    b.th.index.extend(
+        scores
+            .iter()
+            .zip(targets)
+            .enumerate()
+            .filter(|(_, (_, t))| **t == 1.0)
+            .map(|(i, (s, _))| composite(descending_key(*s), i)),
+    );
+    if b.th.index.is_empty() {
         return None;
     }
-    let th = Thresholds::build(positives, opts.ties);
-    bucket.clear();
-    bucket.resize(th.len() + 1, 0);
-    for (i, (s, t)) in scores.iter().zip(targets).enumerate() {
-        if *t == 0.0 {
-            bucket[th.slot(descending_key(*s), i)] += 1;
+    b.th.rebuild(opts.ties);
+    b.bucket.clear();
+    b.bucket.resize(b.th.len() + 1, 0);
+    if opts.ties == Ties::Grouped {
+        b.neg.clear();
+        b.neg.extend(scores.iter().zip(targets).filter(|(_, t)| **t == 0.0).map(|(s, _)| descending_key(*s)));
+        b.th.count_grouped(&b.neg, &mut b.bucket);
+    } else {
+        for (i, (s, t)) in scores.iter().zip(targets).enumerate() {
+            if *t == 0.0 {
+                b.bucket[b.th.slot(descending_key(*s), i)] += 1;
+            }
         }
     }
-    th.ap(bucket, opts.denominator)
+    b.th.ap(&b.bucket, opts.denominator)
+}
+
+/// Reusable buffers of [`ap_of_line`].
+#[derive(Default)]
+struct LineScratch {
+    th: Thresholds,
+    neg: Vec<u64>,
+    bucket: Vec<u32>,
 }
 
 /// AP in [0, 1] of one score vector; `Ok(None)` when it has no positive.
@@ -199,7 +251,7 @@ pub fn evaluate(scores: ArrayView2<f64>, targets: ArrayView2<f64>, opts: ApOptio
         .enumerate()
         .map(|(c, (out, (sc, tc)))| {
             let mut pos = vec![Vec::new(); cols];
-            let mut bucket = Vec::new();
+            let mut scratch = LineScratch::default();
             for (r, (srow, trow)) in sc.chunks(cols).zip(tc.chunks(cols)).enumerate() {
                 let row = c * range + r;
                 for (col, (v, l)) in srow.iter().zip(trow).enumerate() {
@@ -215,7 +267,7 @@ pub fn evaluate(scores: ArrayView2<f64>, targets: ArrayView2<f64>, opts: ApOptio
                         return (Some((row * cols + col, RefError::BadLabel { row, col, value: *l })), pos);
                     }
                 }
-                out[r] = ap_of_line(srow, trow, opts, &mut bucket).map(|ap| 100.0 * ap);
+                out[r] = ap_of_line(srow, trow, opts, &mut scratch).map(|ap| 100.0 * ap);
             }
             (None, pos)
         })
@@ -246,15 +298,24 @@ pub fn evaluate(scores: ArrayView2<f64>, targets: ArrayView2<f64>, opts: ApOptio
         .map(|(c, (sc, tc))| {
             let mut counts: Vec<Vec<u32>> = classes.iter().map(|th| vec![0u32; th.len() + 1]).collect();
             let n = sc.len() / cols;
+            let mut keys = Vec::with_capacity(block);
             for r0 in (0..n).step_by(block) {
                 let r1 = (r0 + block).min(n);
                 for (j, (th, cnt)) in classes.iter().zip(counts.iter_mut()).enumerate() {
                     if th.len() == 0 {
                         continue;
                     }
-                    for r in r0..r1 {
-                        if tc[r * cols + j] == 0.0 {
-                            cnt[th.slot(descending_key(sc[r * cols + j]), c * range + r)] += 1;
+                    if opts.ties == Ties::Grouped {
+                        keys.clear();
+                        keys.extend(
+                            (r0..r1).filter(|r| tc[r * cols + j] == 0.0).map(|r| descending_key(sc[r * cols + j])),
+                        );
+                        th.count_grouped(&keys, cnt);
+                    } else {
+                        for r in r0..r1 {
+                            if tc[r * cols + j] == 0.0 {
+                                cnt[th.slot(descending_key(sc[r * cols + j]), c * range + r)] += 1;
+                            }
                         }
                     }
                 }
