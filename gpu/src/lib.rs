@@ -199,3 +199,24 @@ pub fn cuda_autocast_is_bf16() -> bool {
     // SAFETY: as above.
     unsafe { twoway_autocast_cuda_is_bf16() != 0 }
 }
+
+/// The loss and its autograd gradient for host data: `logits` and `targets` row-major `rows x cols` f64,
+/// the logits computed in `kind` on `device`; the value and the gradient come back in f64. (The entry
+/// point of `twoway eval --backend tch` and of the conformance suite.)
+pub fn value_and_grad_f64(
+    config: &AnyLoss,
+    logits: &[f64],
+    targets: &[f64],
+    (rows, cols): (usize, usize),
+    kind: Kind,
+    device: tch::Device,
+) -> Result<(f64, Vec<f64>), GpuError> {
+    let shape = [rows as i64, cols as i64];
+    let x = Tensor::f_from_slice(logits)?.f_view(shape)?.f_to_kind(kind)?.f_to_device(device)?.set_requires_grad(true);
+    let y = Tensor::f_from_slice(targets)?.f_view(shape)?.f_to_kind(Kind::Int8)?;
+    let v = MultiLabelLoss::new(*config).forward(&x, &y)?;
+    v.f_backward()?;
+    let value = v.f_to_kind(Kind::Double)?.f_double_value(&[])?;
+    let g = x.grad().f_to_kind(Kind::Double)?.f_to_device(tch::Device::Cpu)?.f_contiguous()?.f_view([-1])?;
+    Ok((value, Vec::<f64>::try_from(&g)?))
+}

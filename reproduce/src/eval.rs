@@ -226,20 +226,16 @@ pub fn tch_value_and_grad(
     kind: tch::Kind,
     device: tch::Device,
 ) -> Result<(f64, Array2<f64>)> {
-    use tch::{Kind, Tensor};
-    let (r, c) = x.dim();
-    let shape = [r as i64, c as i64];
-    let xt = Tensor::from_slice(x.as_standard_layout().as_slice().expect("contiguous"))
-        .view(shape)
-        .f_to_kind(kind)?
-        .f_to_device(device)?
-        .set_requires_grad(true);
-    let yt = Tensor::from_slice(y.as_standard_layout().as_slice().expect("contiguous")).view(shape).to_kind(Kind::Int8);
-    let v = twoway_gpu::MultiLabelLoss::new(*loss).forward(&xt, &yt)?;
-    v.f_backward()?;
-    let value = v.f_to_kind(Kind::Double)?.f_double_value(&[])?;
-    let g = xt.grad().f_to_kind(Kind::Double)?.f_to_device(tch::Device::Cpu)?.contiguous().view([-1]);
-    Ok((value, Array2::from_shape_vec((r, c), Vec::<f64>::try_from(&g)?)?))
+    let (xs, ys) = (x.as_standard_layout(), y.as_standard_layout());
+    let (value, grad) = twoway_gpu::value_and_grad_f64(
+        loss,
+        xs.as_slice().expect("contiguous"),
+        ys.as_slice().expect("contiguous"),
+        x.dim(),
+        kind,
+        device,
+    )?;
+    Ok((value, Array2::from_shape_vec(x.dim(), grad)?))
 }
 
 /// Names the file an input error comes from: labels are the targets', values the logits' / scores'.

@@ -129,25 +129,17 @@ impl Backend for Tch {
         logits: &Array2<f64>,
         targets: &Array2<f64>,
     ) -> Result<(f64, Array2<f64>), String> {
-        use tch::{Kind, Tensor};
-        let (r, c) = logits.dim();
-        let x = Tensor::from_slice(logits.as_standard_layout().as_slice().unwrap())
-            .view([r as i64, c as i64])
-            .to_kind(self.kind)
-            .to_device(self.device)
-            .set_requires_grad(true);
-        let y = Tensor::from_slice(targets.as_standard_layout().as_slice().unwrap())
-            .view([r as i64, c as i64])
-            .to_kind(Kind::Int8);
-        let v = twoway_gpu::MultiLabelLoss::new(*loss).forward(&x, &y).map_err(|e| e.to_string())?;
-        if v.size() != Vec::<i64>::new() {
-            return Err(format!("the loss is not a scalar: shape {:?}", v.size()));
-        }
-        v.backward();
-        let value = v.to_kind(Kind::Double).double_value(&[]);
-        let g = x.grad().to_kind(Kind::Double).to_device(tch::Device::Cpu).contiguous();
-        let grad =
-            Array2::from_shape_vec((r, c), Vec::<f64>::try_from(&g.view([-1])).map_err(|e| e.to_string())?).unwrap();
+        let (x, y) = (logits.as_standard_layout(), targets.as_standard_layout());
+        let (value, grad) = twoway_gpu::value_and_grad_f64(
+            loss,
+            x.as_slice().unwrap(),
+            y.as_slice().unwrap(),
+            logits.dim(),
+            self.kind,
+            self.device,
+        )
+        .map_err(|e| e.to_string())?;
+        let grad = Array2::from_shape_vec(logits.dim(), grad).unwrap();
         Ok((value, grad))
     }
     /// The stated bounds of the tch implementation (see the crate docs of twoway-gpu):
