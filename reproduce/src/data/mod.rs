@@ -85,3 +85,26 @@ pub fn decode_all(files: &[PathBuf], what: &str, progress: bool) -> Result<Vec<R
     bar.finish_and_clear();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jpeg_and_png_decode_and_bad_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = RgbImage::from_fn(20, 12, |x, y| image::Rgb([(x * 12) as u8, (y * 20) as u8, 128]));
+        for name in ["a.jpg", "a.png"] {
+            let p = dir.path().join(name);
+            img.save(&p).unwrap();
+            let d = decode(&p).unwrap();
+            assert_eq!(d.dimensions(), (20, 12), "{name}");
+        }
+        let bad = dir.path().join("bad.jpg");
+        std::fs::write(&bad, b"\xff\xd8\xff garbage").unwrap();
+        let e = decode(&bad).unwrap_err().to_string();
+        assert!(e.contains("bad.jpg") && e.contains("corrupt"), "{e}");
+        let e = decode(&dir.path().join("missing.png")).unwrap_err().to_string();
+        assert!(e.contains("missing.png") && e.contains("cannot read"), "{e}");
+    }
+}
