@@ -28,11 +28,13 @@
 //! 0.1..100, unknown labels, every loss, way and masking; `tests/tests/tch_vs_reference.rs`)
 //! | kind | value | gradient entry |
 //! |---|---|---|
-//! | f64 | 1e-10 relative | 1e-10 x (abs(g) + 1e-6 max abs(G)) |
-//! | f32 | 1e-5 x max(abs(v), 0.01) | 1e-5 x (abs(g) + max abs(G)) |
+//! | f64 | 1e-10 relative + 1e-14 max abs(x) | 1e-10 x (abs(g) + 1e-6 max abs(G)) |
+//! | f32 | 1e-5 x max(abs(v), 0.01) + 1e-6 max abs(x) | 1e-5 x (abs(g) + max abs(G)) |
 //! | f16 | as f32 (computed in f32) | 1e-3 x (abs(g) + max abs(G)) + 2^-25 (f16 underflow) |
 //! | bf16 | as f32 | 4e-3 x (abs(g) + max abs(G)) |
 //!
+//! (x: the logits; a loss near zero is a difference of terms as large as the logits, so no kind resolves
+//! it below its precision times their size.)
 //! The reference is evaluated on the logits rounded to the kind, so the bounds measure this crate's
 //! arithmetic; rounding the logits themselves to f16 / bf16 moves a loss by up to the kind's precision times
 //! its sensitivity. Below a kind's smallest normal number only absolute agreement holds.

@@ -34,7 +34,12 @@ fn assert_grads_close(a: &Array2<f64>, b: &Array2<f64>, tol: f64, what: &str) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig {
+        cases: 128,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(twoway_reference::testing::proptest_seed()),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn sample_way_is_invariant_to_row_shifts((x, y) in batch(6, 7, 5.0), shifts in prop::collection::vec(-10.0f64..10.0, 6),

@@ -9,7 +9,9 @@ use twoway_reference::{AnyLoss, LossFn};
 use twoway_spec::vectors::LossVector;
 
 /// How close an implementation must come to the expected numbers:
-/// a value within `value_rel * max(|want|, value_floor)`; a gradient entry within
+/// a value within `value_rel * max(|want|, value_floor) + value_per_logit * max|logit|` (a loss near zero
+/// is the difference of terms as large as the logits, so a kind cannot resolve it below its precision
+/// times their size); a gradient entry within
 /// `grad_rel * (|want| + grad_floor * max|want gradient|) + grad_abs` (the floor keeps entries near zero,
 /// which carry the absolute error of the larger ones, from demanding more than the kind's precision;
 /// `grad_abs` is the kind's underflow: below its smallest normal number (f32 / bf16: 1.2e-38) a kind
@@ -18,14 +20,15 @@ use twoway_spec::vectors::LossVector;
 pub struct Tolerance {
     pub value_rel: f64,
     pub value_floor: f64,
+    pub value_per_logit: f64,
     pub grad_rel: f64,
     pub grad_floor: f64,
     pub grad_abs: f64,
 }
 
 impl Tolerance {
-    pub fn value_close(&self, got: f64, want: f64) -> bool {
-        (got - want).abs() <= self.value_rel * want.abs().max(self.value_floor)
+    pub fn value_close(&self, got: f64, want: f64, max_logit: f64) -> bool {
+        (got - want).abs() <= self.value_rel * want.abs().max(self.value_floor) + self.value_per_logit * max_logit
     }
 
     pub fn grad_close(&self, got: f64, want: f64, want_max: f64) -> bool {
@@ -33,9 +36,16 @@ impl Tolerance {
     }
 
     /// Every mismatch between (value, grad) and the expected pair, described.
-    pub fn compare(&self, what: &str, got: (f64, &Array2<f64>), want: (f64, &Array2<f64>)) -> Vec<String> {
+    pub fn compare(
+        &self,
+        what: &str,
+        logits: &Array2<f64>,
+        got: (f64, &Array2<f64>),
+        want: (f64, &Array2<f64>),
+    ) -> Vec<String> {
         let mut bad = Vec::new();
-        if !self.value_close(got.0, want.0) {
+        let max_logit = logits.iter().fold(0.0f64, |m, t| m.max(t.abs()));
+        if !self.value_close(got.0, want.0, max_logit) {
             bad.push(format!("{what}: value {:e}, expected {:e}", got.0, want.0));
         }
         if got.1.dim() != want.1.dim() {
@@ -83,7 +93,14 @@ impl Backend for Reference {
         loss.value_and_grad(logits.view(), targets.view()).map_err(|e| e.to_string())
     }
     fn tolerance(&self) -> Tolerance {
-        Tolerance { value_rel: 1e-12, value_floor: 1e-300, grad_rel: 1e-12, grad_floor: 1e-12, grad_abs: 0.0 }
+        Tolerance {
+            value_rel: 1e-12,
+            value_floor: 1e-300,
+            value_per_logit: 0.0,
+            grad_rel: 1e-12,
+            grad_floor: 1e-12,
+            grad_abs: 0.0,
+        }
     }
 }
 
@@ -143,18 +160,25 @@ impl Backend for Tch {
         Ok((value, grad))
     }
     /// The stated bounds of the tch implementation (see the crate docs of twoway-gpu):
-    /// f64 1e-10 relative; f32 1e-5 (values below 0.01 in absolute terms, gradients relative to their
+    /// f64 1e-10 relative (values also within 1e-14 x the largest |logit|); f32 1e-5 (values below 0.01 in
+    /// absolute terms, plus 1e-6 x the largest |logit|; gradients relative to their
     /// entry plus the largest entry); f16 / bf16 compute in f32, so their values keep the f32 bound, and
     /// their gradients are rounded to the half kind: 1e-3 (f16, plus its underflow 2^-25) and 4e-3 (bf16)
     /// on the same scale. Below a kind's smallest normal number only the absolute bound holds.
     fn tolerance(&self) -> Tolerance {
         match self.kind {
-            tch::Kind::Double => {
-                Tolerance { value_rel: 1e-10, value_floor: 1e-300, grad_rel: 1e-10, grad_floor: 1e-6, grad_abs: 0.0 }
-            }
+            tch::Kind::Double => Tolerance {
+                value_rel: 1e-10,
+                value_floor: 1e-300,
+                value_per_logit: 1e-14,
+                grad_rel: 1e-10,
+                grad_floor: 1e-6,
+                grad_abs: 0.0,
+            },
             tch::Kind::Half => Tolerance {
                 value_rel: 1e-5,
                 value_floor: 1e-2,
+                value_per_logit: 1e-6,
                 grad_rel: 1e-3,
                 grad_floor: 1.0,
                 grad_abs: 2f64.powi(-25),
@@ -162,6 +186,7 @@ impl Backend for Tch {
             tch::Kind::BFloat16 => Tolerance {
                 value_rel: 1e-5,
                 value_floor: 1e-2,
+                value_per_logit: 1e-6,
                 grad_rel: 4e-3,
                 grad_floor: 1.0,
                 grad_abs: f32::MIN_POSITIVE as f64,
@@ -169,6 +194,7 @@ impl Backend for Tch {
             _ => Tolerance {
                 value_rel: 1e-5,
                 value_floor: 1e-2,
+                value_per_logit: 1e-6,
                 grad_rel: 1e-5,
                 grad_floor: 1.0,
                 grad_abs: f32::MIN_POSITIVE as f64,
@@ -194,7 +220,7 @@ pub fn check_loss_vector(backend: &dyn Backend, v: &LossVector) -> Vec<String> {
         Ok(r) => r,
         Err(e) => return vec![format!("{} on {}: error {e}", v.name, backend.name())],
     };
-    backend.tolerance().compare(&format!("{} on {}", v.name, backend.name()), (value, &grad), (v.value, &want_grad))
+    backend.tolerance().compare(&format!("{} on {}", v.name, backend.name()), &x, (value, &grad), (v.value, &want_grad))
 }
 
 /// Runs every loss vector of the spec through `backend` and panics with every mismatch.
