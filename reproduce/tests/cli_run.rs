@@ -146,31 +146,24 @@ fn a_missing_or_corrupt_image_is_named() {
     let dir = PathBuf::from(stdout.trim().trim_start_matches("embedded dataset written to "));
     std::fs::write(dir.join("val2014/COCO_val2014_000000000002.png"), b"not a png").unwrap();
     let out = tmp.path().join("out");
-    let (code, _, err) = twoway(&[
-        "run",
-        "--grid",
-        "embedded-ci",
-        "--losses",
-        "bce",
-        "--out",
-        out.to_str().unwrap(),
-        "--data-root",
-        root.to_str().unwrap(),
-    ]);
+    let run_bce = || {
+        twoway(&[
+            "run",
+            "--grid",
+            "embedded-ci",
+            "--losses",
+            "bce",
+            "--out",
+            out.to_str().unwrap(),
+            "--data-root",
+            root.to_str().unwrap(),
+        ])
+    };
+    let (code, _, err) = run_bce();
     assert_eq!(code, 2);
     assert!(err.contains("COCO_val2014_000000000002.png") && err.contains("corrupt"), "{err}");
     std::fs::remove_file(dir.join("val2014/COCO_val2014_000000000002.png")).unwrap();
-    let (code, _, err) = twoway(&[
-        "run",
-        "--grid",
-        "embedded-ci",
-        "--losses",
-        "bce",
-        "--out",
-        out.to_str().unwrap(),
-        "--data-root",
-        root.to_str().unwrap(),
-    ]);
+    let (code, _, err) = run_bce();
     assert_eq!(code, 2);
     assert!(err.contains("COCO_val2014_000000000002.png") && err.contains("cannot read image"), "{err}");
     // Inspect reports the dataset's shape.
