@@ -12,7 +12,7 @@ LIBTORCH := $(CURDIR)/$(VENV)/libtorch
 CARGO_ENV = LIBTORCH="$(LIBTORCH)"
 TWOWAY := target/release/twoway
 
-.PHONY: setup build test reproduce bench fmt lint clean-venv
+.PHONY: setup build test test-big reproduce bench fmt lint clean-venv
 
 ## setup: project-local venv with torch==$(TORCH_VERSION) (libtorch for tch) and the Python tools. Idempotent.
 setup: $(STAMP)
@@ -34,6 +34,10 @@ build: setup
 ## test: the whole workspace's tests (pure Rust and libtorch), on CPU.
 test: setup
 	$(CARGO_ENV) INSTA_UPDATE=no cargo test --workspace
+
+## test-big: the opt-in tests of the big members (regnety_32gf against torchvision: a 580 MB fixture).
+test-big: setup
+	$(CARGO_ENV) cargo test --release -p twoway-reproduce --test backbones -- --ignored
 
 RESULTS ?= results/embedded
 

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score
 
+# Must match reproduce/benches/train_step.rs (BATCH, SIZE, CLASSES).
+TRAIN_STEP = (16, 224, 80)
 # Must match reference/src/testing.rs (BENCH_LOSS_SIZES, BENCH_MAP_SIZES).
 LOSS_SIZES = [(512, 80, 0.04, 0.0), (512, 620, 0.02, 0.5), (4096, 10000, 0.001, 0.0)]
 MAP_SIZES = [(40137, 80, 0.04, 0.0), (31819, 620, 0.02, 0.5)]
@@ -110,16 +112,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--criterion", default="target/criterion")
     ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
-    ap.add_argument("--only", choices=["loss", "map"], help="run one group of peers only")
+    ap.add_argument("--only", choices=["loss", "map", "train"], help="run one group of peers only")
     args = ap.parse_args()
     budget = 2.0 if args.quick else 20.0
-    report = {"loss": [], "map": []}
+    report = {"loss": [], "map": [], "train": []}
     all_threads = torch.get_num_threads()
 
-    if args.only != "map":
+    if args.only in (None, "loss"):
         loss_peers(args, budget, report, all_threads)
-    if args.only != "loss":
+    if args.only in (None, "map"):
         map_peers(args, budget, report)
+    if args.only in (None, "train"):
+        train_peers(args, budget, report, all_threads)
     os.makedirs("target", exist_ok=True)
     with open("target/bench-report.json", "w") as f:
         json.dump(report, f, indent=1)
@@ -185,6 +189,45 @@ def map_peers(args, budget, report):
         spk = f"{t_sk / ref:.0f}x" if ref else "-"
         print(f"| {size} | {fmt(ref)} | {fmt(ref1)} | {fmt(t_np)} | {fmt(t_sk)} | {sp} | {spk} |")
         report["map"].append({"size": size, "reference_s": ref, "reference_1thread_s": ref1, "numpy_loop_s": t_np, "sklearn_s": t_sk})
+
+
+def train_peers(args, budget, report, all_threads):
+    """One training step of resnet50 in PyTorch eager: torchvision's model with a new Linear head, the
+    release's two-way op sequence, SGD (Nesterov, momentum 0.9, weight decay 1e-4) over the head / backbone
+    learning-rate groups, on the same libtorch and threads as `cargo bench`'s train_step."""
+    import torchvision
+
+    batch, size, classes = TRAIN_STEP
+    print(f"\n## Training step: resnet50, batch {batch}, {size} px, f32 (median per step; images/s)\n")
+    print("| device | twoway | PyTorch eager | twoway images/s | PyTorch images/s | ratio (PyTorch time / twoway time) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for dev in devices:
+        torch.set_num_threads(all_threads)
+        torch.manual_seed(0)
+        model = torchvision.models.resnet50(weights=None)
+        model.fc = torch.nn.Linear(2048, classes)
+        model = model.to(dev).train()
+        head = [p for n, p in model.named_parameters() if n.startswith("fc.")]
+        trunk = [p for n, p in model.named_parameters() if not n.startswith("fc.")]
+        opt = torch.optim.SGD([{"params": trunk, "lr": 0.001}, {"params": head, "lr": 0.01}], lr=0.01,
+                              momentum=0.9, nesterov=True, weight_decay=1e-4)
+        x = torch.randn(batch, 3, size, size, device=dev)
+        y = (torch.rand(batch, classes, device=dev) < 0.05).float()
+
+        def step():
+            opt.zero_grad()
+            loss = release_two_way(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        peer = timeit(step, 3 if args.quick else 10, budget * 3)
+        ours = criterion(args.criterion, "train_step", f"resnet50_b{batch}_{size}", dev)
+        ratio = f"{peer / ours:.2f}x" if ours else "-"
+        ips = lambda t: "-" if not t else f"{batch / t:.1f}"
+        print(f"| {dev} ({all_threads} threads) | {fmt(ours)} | {fmt(peer)} | {ips(ours)} | {ips(peer)} | {ratio} |")
+        report["train"].append({"device": dev, "threads": all_threads, "ours_s": ours, "pytorch_eager_s": peer})
 
 
 if __name__ == "__main__":

@@ -39,6 +39,9 @@ pub enum Command {
     Map(crate::eval::MapArgs),
     /// Validate a copy of the spec files (spec/data) and report the first problem.
     Spec(SpecArgs),
+    /// List the backbones, or run a weight file's network forward (to check it against torchvision).
+    #[command(subcommand)]
+    Backbone(crate::backbone_cmd::BackboneCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -235,6 +238,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             let (train, eval) = crate::data::load(spec, dataset, &root, true)?;
             write!(out, "{}", crate::data::inspect::report(dataset, &train, &eval))?;
         }
+        Command::Backbone(crate::backbone_cmd::BackboneCommand::Forward(a)) => crate::backbone_cmd::forward(&a, out)?,
+        Command::Backbone(crate::backbone_cmd::BackboneCommand::List(a)) => crate::backbone_cmd::list(&a, out)?,
         Command::Eval(a) => crate::eval::eval(&a, out)?,
         Command::Map(a) => crate::eval::map(&a, out)?,
         Command::Spec(a) => {

@@ -51,6 +51,9 @@ pub struct RunArgs {
     /// Where datasets live (default: $TWOWAY_DATA, else ~/.cache/twoway); the embedded one is generated there.
     #[arg(long)]
     pub data_root: Option<PathBuf>,
+    /// Where the pretrained backbones' weight files are (`<backbone>.safetensors`; default: DATA_ROOT/weights).
+    #[arg(long)]
+    pub weights_dir: Option<PathBuf>,
 }
 
 /// Loads a grid by built-in name or file path.
@@ -124,6 +127,9 @@ pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
     // The data pipeline's pool; already set when a previous run in this process set it.
     let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
     let root = data::data_root(a.data_root.as_deref());
+    let pairs = cells.iter().map(|c| (c.dataset, c.backbone)).collect();
+    let weights =
+        crate::preflight::check(spec, &pairs, &root, &crate::preflight::weights_dir(a.weights_dir.as_deref(), &root))?;
 
     // Resolve every cell and check the results folder before training anything.
     let mut plan = Vec::new();
@@ -143,6 +149,7 @@ pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
         let config = serde_json::json!({
             "dataset": c.dataset, "backbone": c.backbone, "loss": loss_json(&loss), "seed": c.seed,
             "recipe": {"name": grid.recipe, "recipe": recipe}, "data": data,
+            "weights_sha256": weights[&c.backbone].as_ref().map(|w| &w.sha256),
             "threads": threads, "device": format!("{device:?}"),
         });
         let hash = results::hash(&config);
@@ -223,15 +230,19 @@ pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
         );
         bar.set_prefix(id.label());
         let started = std::time::Instant::now();
-        let trained = train::train(
+        let job = train::Job {
             spec,
             recipe,
-            id.backbone,
+            backbone: id.backbone,
+            weights: weights[&id.backbone].as_ref().map(|w| w.path.as_path()),
             loss,
-            id.seed,
+            seed: id.seed,
+            device,
+        };
+        let trained = train::train(
+            &job,
             &Data { split: &d.train, images: &d.train_images },
             &Data { split: &d.eval, images: &d.eval_images },
-            device,
             &bar,
         )
         .with_context(|| format!("cell {}", id.label()))?;

@@ -7,13 +7,14 @@
 //! SplitMix64 streams keyed by (seed, epoch, sample), and libtorch's CPU kernels are deterministic for a
 //! fixed number of threads.
 
+use crate::backbones::{weights, Classifier, BACKBONE_GROUP, HEAD_GROUP};
 use crate::data::coco::Split;
 use crate::data::transforms::{eval_sample, train_sample, EvalTf, TrainAug};
-use crate::model::{Classifier, BACKBONE_GROUP, HEAD_GROUP};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use image::RgbImage;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
+use std::path::Path;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 use twoway_gpu::{MultiLabelLoss, Validation};
 use twoway_reference::testing::Rng;
@@ -79,36 +80,96 @@ fn labels(split: &Split, idx: &[usize], device: Device) -> Tensor {
     Tensor::from_slice(&v).view([idx.len() as i64, c as i64]).to_device(device)
 }
 
-/// Scores (logits) of the whole eval split, in batches, in f64.
-fn scores(net: &Classifier, data: &Data, tf: &EvalTf, device: Device, batch: usize) -> Result<ndarray::Array2<f64>> {
-    let n = data.split.len();
-    let c = data.split.labels.ncols();
-    let per = (3 * tf.crop * tf.crop) as usize;
-    let mut out = Vec::with_capacity(n * c);
-    for start in (0..n).step_by(batch) {
-        let idx: Vec<usize> = (start..(start + batch).min(n)).collect();
-        let mut buf = vec![0f32; idx.len() * per];
-        buf.par_chunks_mut(per).zip(&idx).for_each(|(o, &i)| eval_sample(&data.images[i], tf, o));
-        let x = batch_tensor(buf, idx.len(), tf.crop, device);
-        let logits = tch::no_grad(|| net.forward_t(&x, false)).to_kind(Kind::Double).to_device(Device::Cpu);
-        out.extend(Vec::<f64>::try_from(&logits.view([-1]))?);
-    }
-    Ok(ndarray::Array2::from_shape_vec((n, c), out)?)
+/// A classifier with its optimiser: what one cell trains.
+pub struct Model {
+    pub vs: nn::VarStore,
+    pub net: Classifier,
+    pub opt: nn::Optimizer,
 }
 
-/// Trains `backbone` with `loss` under `recipe` and evaluates after every epoch. `bar` shows iterations.
-#[allow(clippy::too_many_arguments)]
-pub fn train(
-    spec: &Spec,
-    recipe: &Recipe,
-    backbone: Backbone,
-    loss: &AnyLoss,
-    seed: u64,
-    train_data: &Data,
-    eval_data: &Data,
-    device: Device,
-    bar: &ProgressBar,
-) -> Result<Trained> {
+impl Model {
+    /// Builds `backbone` with a new head of `classes` outputs under `recipe`'s optimiser, in `kind` (f32 for
+    /// training, f64 for exactness tests) on `device`. Pretrained backbones load the trunk from `weights`
+    /// (the new head keeps its initialisation). The seed fixes every random initialisation.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        spec: &Spec,
+        recipe: &Recipe,
+        backbone: Backbone,
+        classes: usize,
+        seed: u64,
+        weights: Option<&Path>,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Model> {
+        tch::manual_seed(seed as i64);
+        let mut vs = nn::VarStore::new(device);
+        let net = Classifier::new(&vs, spec, backbone, classes, HEAD_GROUP);
+        vs.set_kind(kind);
+        if let Some(w) = weights {
+            weights::load(&vs, w, Some(&net.head_name))?;
+        }
+        let o = &recipe.optimizer;
+        let opt = nn::Sgd { momentum: o.momentum, dampening: 0.0, wd: o.weight_decay, nesterov: o.nesterov }
+            .build(&vs, o.lr_head)?;
+        Ok(Model { vs, net, opt })
+    }
+
+    /// One optimisation step on a batch at the head's learning rate `lr_head` (the backbone's is the recipe's
+    /// multiple of it): forward in train mode, the loss (in f32, or f64 for an f64 model), backward, SGD.
+    /// Returns the loss.
+    pub fn step(
+        &mut self,
+        recipe: &Recipe,
+        criterion: &MultiLabelLoss,
+        x: &Tensor,
+        y: &Tensor,
+        lr_head: f64,
+        autocast: bool,
+    ) -> Result<f64> {
+        self.opt.set_lr_group(HEAD_GROUP, lr_head);
+        self.opt.set_lr_group(BACKBONE_GROUP, lr_head * recipe.optimizer.backbone_lr_mult);
+        let x = x.to_kind(self.vs.kind());
+        // bf16 mixed precision for the forward pass on CUDA; the loss in f32.
+        let logits = twoway_gpu::autocast_bf16(autocast, || self.net.forward_t(&x, true));
+        let logits = logits.to_kind(twoway_gpu::compute_kind(self.vs.kind()));
+        let l = criterion.forward(&logits, y)?;
+        self.opt.backward_step(&l);
+        Ok(l.double_value(&[]))
+    }
+
+    /// Scores (logits) of the whole eval split, in batches, in f64.
+    fn scores(&self, data: &Data, tf: &EvalTf, device: Device, batch: usize) -> Result<ndarray::Array2<f64>> {
+        let n = data.split.len();
+        let c = data.split.labels.ncols();
+        let per = (3 * tf.crop * tf.crop) as usize;
+        let mut out = Vec::with_capacity(n * c);
+        for start in (0..n).step_by(batch) {
+            let idx: Vec<usize> = (start..(start + batch).min(n)).collect();
+            let mut buf = vec![0f32; idx.len() * per];
+            buf.par_chunks_mut(per).zip(&idx).for_each(|(o, &i)| eval_sample(&data.images[i], tf, o));
+            let x = batch_tensor(buf, idx.len(), tf.crop, device).to_kind(self.vs.kind());
+            let logits = tch::no_grad(|| self.net.forward_t(&x, false)).to_kind(Kind::Double).to_device(Device::Cpu);
+            out.extend(Vec::<f64>::try_from(&logits.view([-1]))?);
+        }
+        Ok(ndarray::Array2::from_shape_vec((n, c), out)?)
+    }
+}
+
+/// What a cell trains: the backbone, where its pretrained weights are, the loss and the seed.
+pub struct Job<'a> {
+    pub spec: &'a Spec,
+    pub recipe: &'a Recipe,
+    pub backbone: Backbone,
+    pub weights: Option<&'a Path>,
+    pub loss: &'a AnyLoss,
+    pub seed: u64,
+    pub device: Device,
+}
+
+/// Trains the job's backbone under its recipe and evaluates after every epoch. `bar` shows iterations.
+pub fn train(job: &Job, train_data: &Data, eval_data: &Data, bar: &ProgressBar) -> Result<Trained> {
+    let (recipe, seed, device) = (job.recipe, job.seed, job.device);
     let classes = train_data.split.labels.ncols();
     let b = recipe.batch_size;
     let n = train_data.split.len();
@@ -119,13 +180,10 @@ pub fn train(
     if recipe.schedule.per != SchedulePer::Iteration {
         bail!("only per-iteration cosine schedules are implemented");
     }
-    tch::manual_seed(seed as i64);
-    let vs = nn::VarStore::new(device);
-    let net = Classifier::new(&vs, spec, backbone, classes)?;
+    let mut model = Model::new(job.spec, recipe, job.backbone, classes, seed, job.weights, Kind::Float, device)
+        .with_context(|| format!("backbone `{}`", job.backbone))?;
     let o = &recipe.optimizer;
-    let mut opt = nn::Sgd { momentum: o.momentum, dampening: 0.0, wd: o.weight_decay, nesterov: o.nesterov }
-        .build(&vs, o.lr_head)?;
-    let criterion = MultiLabelLoss::new(*loss).validation(Validation::Shape);
+    let criterion = MultiLabelLoss::new(*job.loss).validation(Validation::Shape);
     let aug = TrainAug::from_recipe(recipe);
     let tf = EvalTf::from_recipe(recipe);
     let per = (3 * aug.crop * aug.crop) as usize;
@@ -141,8 +199,6 @@ pub fn train(
         for it in 0..iters {
             let t = epoch * iters + it;
             lr = o.lr_head * cosine(t, total);
-            opt.set_lr_group(HEAD_GROUP, lr);
-            opt.set_lr_group(BACKBONE_GROUP, lr * o.backbone_lr_mult);
             let idx = &order[it * b..((it + 1) * b).min(n)];
             let mut buf = vec![0f32; idx.len() * per];
             buf.par_chunks_mut(per).zip(idx).for_each(|(out, &i)| {
@@ -151,11 +207,7 @@ pub fn train(
             });
             let x = batch_tensor(buf, idx.len(), aug.crop, device);
             let y = labels(train_data.split, idx, device);
-            // bf16 mixed precision for the forward pass on CUDA; the loss in f32.
-            let logits = twoway_gpu::autocast_bf16(autocast, || net.forward_t(&x, true)).to_kind(Kind::Float);
-            let l = criterion.forward(&logits, &y)?;
-            opt.backward_step(&l);
-            let v = l.double_value(&[]);
+            let v = model.step(recipe, &criterion, &x, &y, lr, autocast)?;
             if !v.is_finite() {
                 bail!("the training loss became {v} at epoch {}, iteration {}", epoch + 1, it + 1);
             }
@@ -163,7 +215,7 @@ pub fn train(
             bar.set_message(format!("epoch {}/{} loss {:.4}", epoch + 1, recipe.epochs, sum / (it + 1) as f64));
             bar.inc(1);
         }
-        let s = scores(&net, eval_data, &tf, device, 256)?;
+        let s = model.scores(eval_data, &tf, device, 256)?;
         let r = evaluate(s.view(), eval_data.split.labels.mapv(|v| v as f64).view(), ApOptions::default())?;
         epochs.push(Epoch {
             epoch: epoch + 1,

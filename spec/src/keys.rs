@@ -72,12 +72,15 @@ key_enum!(
 );
 
 key_enum!(
-    /// A backbone network. The first four are the paper's; `tiny` is twoway's small CNN.
+    /// A backbone network. The first four are the paper's; `regnety_400mf` is the small RegNetY of the
+    /// tests and `tiny` twoway's small CNN.
     Backbone, "backbone" {
         Resnet50 = "resnet50", "ResNet50";
         Resnext50 = "resnext50_32x4d", "ResNeXt50";
         Densenet169 = "densenet169", "DenseNet169";
         Regnety32gf = "regnety_32gf", "RegNetY-32GF";
+        /// The small member of the RegNetY family (tests and CI; not in the paper).
+        Regnety400mf = "regnety_400mf", "RegNetY-400MF";
         Tiny = "tiny", "Tiny";
     }
 );

@@ -90,14 +90,57 @@ pub enum Pretrained {
     None,
 }
 
+/// The pretrained weights a backbone starts from: torchvision's weights entry and the file it downloads.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightsEntry {
+    /// torchvision's name of the weights, e.g. `ResNet50_Weights.IMAGENET1K_V1`.
+    pub entry: String,
+    /// The checkpoint file torchvision downloads for it.
+    pub file: String,
+}
+
+/// A backbone's architecture: its family and the parameters that build it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "family", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Arch {
+    /// twoway's small CNN.
+    Tiny,
+    /// ResNet / ResNeXt with bottleneck blocks (torchvision's: stride in the 3x3 convolution).
+    Resnet { layers: [usize; 4], groups: usize, width_per_group: usize },
+    /// DenseNet-BC.
+    Densenet { growth_rate: usize, block_config: [usize; 4], num_init_features: usize, bn_size: usize },
+    /// RegNetY from its block parameters; `stage_widths` / `stage_depths` are what they derive to (checked).
+    Regnet {
+        depth: usize,
+        w_0: usize,
+        w_a: f64,
+        w_m: f64,
+        group_width: usize,
+        se_ratio: f64,
+        stem_width: usize,
+        stage_widths: Vec<usize>,
+        stage_depths: Vec<usize>,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackboneSpec {
     /// The torchvision model name, for backbones converted from torchvision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub torchvision: Option<String>,
+    /// The pretrained weights (torchvision's entry), for pretrained backbones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<WeightsEntry>,
     /// Width of the pooled feature the Linear head reads.
     pub features: usize,
+    /// Trainable parameters with a 1000-class head, as torchvision counts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<u64>,
+    /// The name of the classifier module the new head replaces (`fc`, `classifier`).
+    pub head: String,
+    pub arch: Arch,
     pub pretrained: Pretrained,
     pub source: Source,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,6 +194,106 @@ pub(crate) fn load_backbones(file: &str, text: &str) -> Result<BTreeMap<Backbone
             return Err(SpecError::invalid(file, format!("{b}.features"), "must be at least 1"));
         }
         require_reason(file, b.as_str(), spec.source, &spec.reason)?;
+        if spec.pretrained == Pretrained::Imagenet && spec.weights.is_none() {
+            return Err(SpecError::invalid(file, format!("{b}.weights"), "a pretrained backbone names its weights"));
+        }
+        if spec.head.is_empty() || spec.head.contains('.') {
+            return Err(SpecError::invalid(file, format!("{b}.head"), "a module name without dots, e.g. `fc`"));
+        }
+        if let Arch::Regnet { stage_widths, stage_depths, .. } = &spec.arch {
+            if stage_widths.len() != stage_depths.len() || stage_widths.last() != Some(&spec.features) {
+                return Err(SpecError::invalid(
+                    file,
+                    format!("{b}.arch"),
+                    "stage_widths and stage_depths need one entry per stage, the last width equal to `features`",
+                ));
+            }
+        }
     }
     Ok(map)
+}
+
+/// One stage of a RegNet: its blocks' output width, how many blocks, and the group width of their 3x3
+/// convolutions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegnetStage {
+    pub width: usize,
+    pub depth: usize,
+    pub group_width: usize,
+}
+
+/// The stages of a RegNet from its block parameters, derived as torchvision's `BlockParams` does (in f32
+/// arithmetic, as torch's default dtype, with round-half-to-even): per-block widths
+/// `w_0 * w_m^round(log((w_0 + i w_a) / w_0) / log(w_m))` quantised to multiples of 8, runs of equal width
+/// grouped into stages, then each stage width made divisible by its group width (the group width capped at
+/// the stage width). The bottleneck multiplier is 1, as in every RegNetY of torchvision.
+pub fn regnet_stages(depth: usize, w_0: usize, w_a: f64, w_m: f64, group_width: usize) -> Vec<RegnetStage> {
+    const QUANT: f32 = 8.0;
+    let (w0, wa, wm) = (w_0 as f32, w_a as f32, w_m as f32);
+    let log_wm = w_m.ln() as f32;
+    let widths: Vec<usize> = (0..depth)
+        .map(|i| {
+            let cont = i as f32 * wa + w0;
+            let capacity = ((cont / w0).ln() / log_wm).round_ties_even();
+            ((w0 * wm.powf(capacity) / QUANT).round_ties_even() * QUANT) as usize
+        })
+        .collect();
+    let mut stages: Vec<RegnetStage> = Vec::new();
+    for w in widths {
+        match stages.last_mut() {
+            Some(s) if s.width == w => s.depth += 1,
+            _ => stages.push(RegnetStage { width: w, depth: 1, group_width }),
+        }
+    }
+    for s in &mut stages {
+        let g = group_width.min(s.width);
+        s.group_width = g;
+        s.width = make_divisible(s.width as f64, g);
+    }
+    stages
+}
+
+/// The nearest multiple of `divisor` to `v` (halves up), at least `divisor`, and not below 90% of `v`.
+fn make_divisible(v: f64, divisor: usize) -> usize {
+    let d = divisor as f64;
+    let mut n = (((v + d / 2.0) as usize) / divisor * divisor).max(divisor);
+    if (n as f64) < 0.9 * v {
+        n += divisor;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regnet_stages_derive_to_the_listed_widths() {
+        let spec = crate::Spec::embedded();
+        let mut checked = 0;
+        for (b, s) in &spec.backbones {
+            if let Arch::Regnet { depth, w_0, w_a, w_m, group_width, stage_widths, stage_depths, .. } = &s.arch {
+                let stages = regnet_stages(*depth, *w_0, *w_a, *w_m, *group_width);
+                let widths: Vec<usize> = stages.iter().map(|s| s.width).collect();
+                let depths: Vec<usize> = stages.iter().map(|s| s.depth).collect();
+                assert_eq!(&widths, stage_widths, "{b}");
+                assert_eq!(&depths, stage_depths, "{b}");
+                assert_eq!(depths.iter().sum::<usize>(), *depth, "{b}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 2, "regnety_32gf and regnety_400mf");
+    }
+
+    #[test]
+    fn make_divisible_rounds_to_the_nearest_multiple_and_keeps_ninety_percent() {
+        assert_eq!(make_divisible(100.0, 8), 104);
+        assert_eq!(make_divisible(3.0, 8), 8);
+        assert_eq!(make_divisible(696.0, 232), 696);
+        assert_eq!(make_divisible(700.0, 232), 696);
+        // 17 rounds down to 16 with divisor 16, above 90% of 17.
+        assert_eq!(make_divisible(17.0, 16), 16);
+        // 19 would round down to 16, below 90% of 19 (17.1): one more divisor.
+        assert_eq!(make_divisible(19.0, 16), 32);
+    }
 }
