@@ -112,10 +112,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--criterion", default="target/criterion")
     ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
-    ap.add_argument("--only", choices=["loss", "map", "train"], help="run one group of peers only")
+    ap.add_argument("--only", choices=["loss", "map", "train", "data"], help="run one group of peers only")
+    ap.add_argument("--twoway", default="target/release/twoway", help="the twoway binary (for command timings)")
     args = ap.parse_args()
     budget = 2.0 if args.quick else 20.0
-    report = {"loss": [], "map": [], "train": []}
+    report = {"loss": [], "map": [], "train": [], "data": []}
     all_threads = torch.get_num_threads()
 
     if args.only in (None, "loss"):
@@ -124,6 +125,8 @@ def main():
         map_peers(args, budget, report)
     if args.only in (None, "train"):
         train_peers(args, budget, report, all_threads)
+    if args.only in (None, "data"):
+        data_peers(args, budget, report)
     os.makedirs("target", exist_ok=True)
     with open("target/bench-report.json", "w") as f:
         json.dump(report, f, indent=1)
@@ -228,6 +231,154 @@ def train_peers(args, budget, report, all_threads):
         ips = lambda t: "-" if not t else f"{batch / t:.1f}"
         print(f"| {dev} ({all_threads} threads) | {fmt(ours)} | {fmt(peer)} | {ips(ours)} | {ips(peer)} | {ratio} |")
         report["train"].append({"device": dev, "threads": all_threads, "ours_s": ours, "pytorch_eager_s": peer})
+
+
+# The release's lighting noise (AlexNet-style PCA), as a transform on a CHW tensor.
+EIGVAL = torch.tensor([0.2175, 0.0188, 0.0045])
+EIGVEC = torch.tensor([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]])
+
+
+class Lighting:
+    def __init__(self, alphastd):
+        self.alphastd = alphastd
+
+    def __call__(self, img):
+        alpha = img.new_empty(3).normal_(0, self.alphastd)
+        rgb = (EIGVEC * alpha.view(1, 3) * EIGVAL.view(1, 3)).sum(1)
+        return img + rgb.view(3, 1, 1)
+
+
+def release_train_transform():
+    from torchvision import transforms as T
+    return T.Compose([
+        T.RandomResizedCrop(224), T.RandomHorizontalFlip(), T.ColorJitter(0.4, 0.4, 0.4), T.ToTensor(),
+        Lighting(0.1), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+    ])
+
+
+def release_eval_transform():
+    from torchvision import transforms as T
+    return T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+
+
+class Files(torch.utils.data.Dataset):
+    def __init__(self, files, transform):
+        self.files, self.transform = files, transform
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, i):
+        from PIL import Image
+        with open(self.files[i], "rb") as f:
+            return self.transform(Image.open(f).convert("RGB"))
+
+
+def measured(cmd):
+    """Runs a command under /usr/bin/time: (wall seconds, peak resident MB)."""
+    import subprocess
+    import tempfile
+    with tempfile.NamedTemporaryFile("r") as t:
+        subprocess.run(["/usr/bin/time", "-o", t.name, "-f", "%e %M"] + cmd, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall, kb = t.read().split()[-2:]
+    return float(wall), int(kb) / 1024
+
+
+COCO_LABELS_PEER = """
+import sys, numpy as np
+from pycocotools.coco import COCO
+coco = COCO(sys.argv[1])
+cats = {c: i for i, c in enumerate(sorted(coco.getCatIds()))}
+ids = [i for i in coco.getImgIds() if len(coco.getAnnIds(imgIds=i)) > 0]
+labels = np.zeros((len(ids), len(cats)), dtype=np.int8)
+for r, i in enumerate(ids):
+    for a in coco.loadAnns(coco.getAnnIds(imgIds=i)):
+        labels[r, cats[a["category_id"]]] = 1
+print(labels.shape)
+"""
+
+
+def big_coco(path, images=82081, annotations=604907, seed=0):
+    """An instances file of MS-COCO train2014's size: images, annotations with polygons, 80 categories."""
+    if os.path.exists(path):
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    g = np.random.default_rng(seed)
+    cats = [{"id": int(i), "name": f"category {i}", "supercategory": "thing"} for i in
+            [c for c in range(1, 91) if c not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)]]
+    per = g.multinomial(annotations - images, np.ones(images) / images) + 1
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write('{"info": {"description": "generated"}, "licenses": [], "images": [')
+        f.write(",".join(json.dumps({"license": 1, "file_name": f"COCO_train2014_{i:012d}.jpg", "coco_url": "x",
+                                     "height": 480, "width": 640, "date_captured": "2013", "id": i}) for i in range(images)))
+        f.write('], "annotations": [')
+        first, aid = True, 0
+        for i in range(images):
+            for _ in range(per[i]):
+                n = int(g.integers(8, 60)) * 2
+                poly = np.round(g.uniform(0, 480, n), 2).tolist()
+                ann = {"segmentation": [poly], "area": float(np.round(g.uniform(10, 5e4), 3)), "iscrowd": 0,
+                       "image_id": i, "bbox": np.round(g.uniform(0, 400, 4), 2).tolist(),
+                       "category_id": cats[int(g.integers(0, 80))]["id"], "id": aid}
+                f.write(("" if first else ",") + json.dumps(ann))
+                first, aid = False, aid + 1
+        f.write('], "categories": ' + json.dumps(cats) + "}")
+    os.replace(tmp, path)
+
+
+def data_peers(args, budget, report):
+    from PIL import Image
+    torch.set_num_threads(1)
+    base = "target/bench-data"
+    photo = os.path.join(base, "photo_640x480.jpg")
+    print("\n## Data pipeline (median; ratios are the peer's time over ours)\n")
+    print("| what | twoway | torchvision + PIL | ratio |")
+    print("|---|---:|---:|---:|")
+    if os.path.exists(photo):
+        for name, tf in [("train_transform", release_train_transform()), ("eval_transform", release_eval_transform())]:
+            def one():
+                with open(photo, "rb") as f:
+                    tf(Image.open(f).convert("RGB"))
+            peer = timeit(one, 200, budget)
+            ours = criterion(args.criterion, "data", name, "jpeg_640x480")
+            ratio = f"{peer / ours:.2f}x" if ours else "-"
+            print(f"| {name} (decode + transform, 640x480 JPEG, 1 core) | {fmt(ours)} | {fmt(peer)} | {ratio} |")
+            report["data"].append({"what": name, "ours_s": ours, "peer_s": peer})
+    folder = os.path.join(base, "loader/coco/train2014")
+    if os.path.isdir(folder):
+        import json as _json
+        with open(os.path.join(base, "loader/coco/annotations/instances_train2014.json")) as f:
+            coco = _json.load(f)
+        annotated = {a["image_id"] for a in coco["annotations"]}
+        files = [os.path.join(folder, im["file_name"]) for im in coco["images"] if im["id"] in annotated]
+        loader = torch.utils.data.DataLoader(Files(files, release_train_transform()), batch_size=32, num_workers=2,
+                                             persistent_workers=True)
+
+        def one_pass():
+            for _ in loader:
+                pass
+        peer = timeit(one_pass, 5, budget)
+        ours = criterion(args.criterion, "loader", "train_2workers", "coco_128")
+        n = len(files)
+        ratio = f"{peer / ours:.2f}x" if ours else "-"
+        ips = lambda t: "-" if not t else f"{n / t:.0f} images/s"
+        print(f"| loader, 2 workers, {n} JPEGs, batch 32 | {ips(ours)} | {ips(peer)} | {ratio} |")
+        report["data"].append({"what": "loader_2workers", "ours_s": ours, "peer_s": peer, "images": n})
+    if os.path.exists(args.twoway):
+        root = os.path.join(base, "coco-big")
+        ann = os.path.join(root, "coco/annotations/instances_train2014.json")
+        big_coco(ann)
+        out = os.path.join(base, "coco-big-labels.npy")
+        ours_t, ours_m = measured([args.twoway, "data", "labels", "--dataset", "coco", "--split", "train2014",
+                                   "--data-root", root, "--out", out])
+        peer_t, peer_m = measured([sys.executable, "-c", COCO_LABELS_PEER, ann])
+        size = os.path.getsize(ann) / 1e6
+        print(f"| COCO labels, {size:.0f} MB instances file (as commands) | {ours_t:.2f} s, {ours_m:.0f} MB peak | "
+              f"{peer_t:.2f} s, {peer_m:.0f} MB peak (pycocotools) | {peer_t / ours_t:.2f}x |")
+        report["data"].append({"what": "coco_labels", "ours_s": ours_t, "ours_peak_mb": ours_m, "peer_s": peer_t,
+                               "peer_peak_mb": peer_m, "file_mb": size})
 
 
 if __name__ == "__main__":

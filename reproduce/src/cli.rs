@@ -30,9 +30,9 @@ pub enum Command {
     Claims(ClaimsArgs),
     /// Draw the plots of a results folder (PNG).
     Plots(PlotsArgs),
-    /// Generate or inspect datasets.
+    /// Datasets: labels, samples, checks and summaries of any dataset; the embedded and fixture generators.
     #[command(subcommand)]
-    Data(DataCommand),
+    Data(crate::data::commands::DataCommand),
     /// Compute a loss and its gradient on logits and targets (.npy or .json).
     Eval(crate::eval::EvalArgs),
     /// Compute mAP@class and mAP@sample of scores against targets (.npy or .json).
@@ -95,22 +95,6 @@ pub struct PlotsArgs {
     /// Where the PNGs go (default: RESULTS/plots).
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum DataCommand {
-    /// (Re)generate the embedded dataset under the data root.
-    Generate {
-        #[arg(long)]
-        data_root: Option<PathBuf>,
-    },
-    /// Print a dataset's class frequencies, label cardinality and most frequent co-occurrences.
-    Inspect {
-        #[arg(long, value_enum, default_value = "embedded")]
-        dataset: Dataset,
-        #[arg(long)]
-        data_root: Option<PathBuf>,
-    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -228,16 +212,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                 writeln!(out, "{}", f.display())?;
             }
         }
-        Command::Data(DataCommand::Generate { data_root }) => {
-            let root = crate::data::data_root(data_root.as_deref());
-            let dir = crate::data::embedded::generate(&crate::data::embedded_spec(spec), &root, true, true)?;
-            writeln!(out, "embedded dataset written to {}", dir.display())?;
-        }
-        Command::Data(DataCommand::Inspect { dataset, data_root }) => {
-            let root = crate::data::data_root(data_root.as_deref());
-            let (train, eval) = crate::data::load(spec, dataset, &root, true)?;
-            write!(out, "{}", crate::data::inspect::report(dataset, &train, &eval))?;
-        }
+        Command::Data(c) => crate::data::commands::run(c, out)?,
         Command::Backbone(crate::backbone_cmd::BackboneCommand::Forward(a)) => crate::backbone_cmd::forward(&a, out)?,
         Command::Backbone(crate::backbone_cmd::BackboneCommand::List(a)) => crate::backbone_cmd::list(&a, out)?,
         Command::Eval(a) => crate::eval::eval(&a, out)?,

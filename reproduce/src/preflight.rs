@@ -47,11 +47,17 @@ pub fn annotation_files(spec: &Spec, dataset: Dataset, root: &Path) -> Vec<PathB
     }
     let d = &spec.datasets[&dataset];
     let dir = root.join(dataset.as_str());
-    [&d.splits.train.annotations, &d.splits.eval.annotations]
+    let mut files: Vec<PathBuf> = [&d.protocol.train, &d.protocol.eval]
         .iter()
-        .flat_map(|a| a.split(" + "))
-        .map(|a| dir.join(a.trim()))
-        .collect()
+        .flat_map(|split| d.splits[*split].annotations.iter().map(|a| dir.join(a)))
+        .collect();
+    if d.format == twoway_spec::registry::Format::Vispr {
+        files.insert(0, dir.join("attributes.tsv"));
+    }
+    if d.format == twoway_spec::registry::Format::Vaw {
+        files.insert(0, dir.join("data/attribute_index.json"));
+    }
+    files
 }
 
 /// Checks every dataset and backbone of the planned cells; returns the weight files by backbone, or one

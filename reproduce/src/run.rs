@@ -1,12 +1,11 @@
 //! `twoway run`: the grid runner. One result file per cell, written atomically when the cell finishes, so
 //! a killed run loses no finished cell and `--resume` carries on where it stopped.
 
-use crate::data::{self, coco::Split};
+use crate::data::{self, pipeline, Split};
 use crate::eval::DeviceArg;
 use crate::results::{self, CellId, Metrics, ResultFile, Versions};
-use crate::train::{self, Data};
+use crate::train;
 use anyhow::{bail, Context, Result};
-use image::RgbImage;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -51,6 +50,9 @@ pub struct RunArgs {
     /// Where datasets live (default: $TWOWAY_DATA, else ~/.cache/twoway); the embedded one is generated there.
     #[arg(long)]
     pub data_root: Option<PathBuf>,
+    /// Threads that decode and transform images ahead of training (default: --threads).
+    #[arg(long)]
+    pub workers: Option<usize>,
     /// Where the pretrained backbones' weight files are (`<backbone>.safetensors`; default: DATA_ROOT/weights).
     #[arg(long)]
     pub weights_dir: Option<PathBuf>,
@@ -104,13 +106,6 @@ pub fn loss_json(l: &AnyLoss) -> serde_json::Value {
         AnyLoss::Asl(c) => serde_json::json!({"loss": "asl", "gamma_neg": c.gamma_neg, "gamma_pos": c.gamma_pos,
             "clip": c.clip, "eps": c.eps, "focus_grad": c.focus_grad, "reduction": c.reduction}),
     }
-}
-
-struct Loaded {
-    train: Split,
-    eval: Split,
-    train_images: Vec<RgbImage>,
-    eval_images: Vec<RgbImage>,
 }
 
 pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
@@ -202,7 +197,12 @@ pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
         todo,
         a.out.display()
     ));
-    let mut loaded: BTreeMap<Dataset, Loaded> = BTreeMap::new();
+    let workers = a.workers.unwrap_or(threads);
+    if workers == 0 {
+        bail!("--workers must be at least 1");
+    }
+    let pipe = pipeline::Config::with_workers(workers);
+    let mut loaded: BTreeMap<Dataset, (Split, Split)> = BTreeMap::new();
     for (k, (id, loss, config, hash, done)) in plan.iter().enumerate() {
         if *done {
             say(format!("[{}/{}] {}: finished earlier, kept", k + 1, plan.len(), id.label()));
@@ -210,16 +210,25 @@ pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
         }
         if let std::collections::btree_map::Entry::Vacant(slot) = loaded.entry(id.dataset) {
             let (mut tr, mut ev) = data::load(spec, id.dataset, &root, !multi.is_hidden())?;
+            for s in [&tr, &ev] {
+                if s.dropped_unannotated > 0 || !s.dropped_boxes.is_empty() {
+                    say(format!(
+                        "{}/{}: {} samples; dropped {} images without annotation and {} boxes empty after clipping",
+                        id.dataset,
+                        s.name,
+                        s.len(),
+                        s.dropped_unannotated,
+                        s.dropped_boxes.len()
+                    ));
+                }
+            }
             if let Some(n) = recipe.max_train_samples {
                 tr = tr.truncate(n);
             }
             if let Some(n) = recipe.max_eval_samples {
                 ev = ev.truncate(n);
             }
-            let show = !multi.is_hidden();
-            let train_images = data::decode_all(&tr.files, "train images", show)?;
-            let eval_images = data::decode_all(&ev.files, "eval images", show)?;
-            slot.insert(Loaded { train: tr, eval: ev, train_images, eval_images });
+            slot.insert((tr, ev));
         }
         let d = &loaded[&id.dataset];
         let bar = multi.add(ProgressBar::new(1));
@@ -239,13 +248,7 @@ pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
             seed: id.seed,
             device,
         };
-        let trained = train::train(
-            &job,
-            &Data { split: &d.train, images: &d.train_images },
-            &Data { split: &d.eval, images: &d.eval_images },
-            &bar,
-        )
-        .with_context(|| format!("cell {}", id.label()))?;
+        let trained = train::train(&job, &d.0, &d.1, pipe, &bar).with_context(|| format!("cell {}", id.label()))?;
         bar.finish_and_clear();
         let last = trained.epochs.last().expect("at least one epoch");
         let result = ResultFile {

@@ -8,12 +8,11 @@
 //! fixed number of threads.
 
 use crate::backbones::{weights, Classifier, BACKBONE_GROUP, HEAD_GROUP};
-use crate::data::coco::Split;
-use crate::data::transforms::{eval_sample, train_sample, EvalTf, TrainAug};
+use crate::data::pipeline::{self, Mode};
+use crate::data::transforms::{stream_key, EvalTf, TrainAug};
+use crate::data::Split;
 use anyhow::{bail, Context, Result};
-use image::RgbImage;
 use indicatif::ProgressBar;
-use rayon::prelude::*;
 use std::path::Path;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 use twoway_gpu::{MultiLabelLoss, Validation};
@@ -21,12 +20,6 @@ use twoway_reference::testing::Rng;
 use twoway_reference::{evaluate, AnyLoss, ApOptions};
 use twoway_spec::recipes::{ForwardPrecision, Recipe, SchedulePer};
 use twoway_spec::{Backbone, Spec};
-
-/// A split with its decoded images.
-pub struct Data<'a> {
-    pub split: &'a Split,
-    pub images: &'a [RgbImage],
-}
 
 /// What one epoch did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -52,13 +45,9 @@ pub fn cosine(t: usize, total: usize) -> f64 {
     0.5 * (1.0 + (std::f64::consts::PI * t as f64 / total.max(1) as f64).cos())
 }
 
-fn stream(seed: u64, epoch: u64, index: u64) -> Rng {
-    Rng::new(seed ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
-/// A seeded permutation of 0..n (Fisher-Yates).
+/// A seeded permutation of 0..n (Fisher-Yates), one per (seed, epoch).
 pub fn shuffled(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
-    let mut rng = stream(seed, epoch, u64::MAX);
+    let mut rng = Rng::new(stream_key(seed, epoch, u64::MAX));
     let mut v: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
@@ -67,15 +56,16 @@ pub fn shuffled(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     v
 }
 
-fn batch_tensor(buf: Vec<f32>, n: usize, side: u32, device: Device) -> Tensor {
-    Tensor::from_slice(&buf).view([n as i64, 3, side as i64, side as i64]).to_device(device)
+fn batch_tensor(b: &pipeline::Batch, device: Device) -> Tensor {
+    let side = b.side as i64;
+    Tensor::from_slice(&b.images).view([b.samples.len() as i64, 3, side, side]).to_device(device)
 }
 
 fn labels(split: &Split, idx: &[usize], device: Device) -> Tensor {
     let c = split.labels.ncols();
     let mut v = Vec::with_capacity(idx.len() * c);
     for &i in idx {
-        v.extend(split.labels.row(i).iter().copied());
+        v.extend(split.labels.row(i).iter().map(|&l| l as f32));
     }
     Tensor::from_slice(&v).view([idx.len() as i64, c as i64]).to_device(device)
 }
@@ -139,19 +129,24 @@ impl Model {
     }
 
     /// Scores (logits) of the whole eval split, in batches, in f64.
-    fn scores(&self, data: &Data, tf: &EvalTf, device: Device, batch: usize) -> Result<ndarray::Array2<f64>> {
-        let n = data.split.len();
-        let c = data.split.labels.ncols();
-        let per = (3 * tf.crop * tf.crop) as usize;
+    fn scores(
+        &self,
+        split: &Split,
+        tf: &EvalTf,
+        pipe: pipeline::Config,
+        device: Device,
+        batch: usize,
+    ) -> Result<ndarray::Array2<f64>> {
+        let n = split.len();
+        let c = split.labels.ncols();
         let mut out = Vec::with_capacity(n * c);
-        for start in (0..n).step_by(batch) {
-            let idx: Vec<usize> = (start..(start + batch).min(n)).collect();
-            let mut buf = vec![0f32; idx.len() * per];
-            buf.par_chunks_mut(per).zip(&idx).for_each(|(o, &i)| eval_sample(&data.images[i], tf, o));
-            let x = batch_tensor(buf, idx.len(), tf.crop, device).to_kind(self.vs.kind());
+        let order: Vec<usize> = (0..n).collect();
+        pipeline::run(split, &order, batch, Mode::Eval { tf }, pipe, |b| {
+            let x = batch_tensor(&b, device).to_kind(self.vs.kind());
             let logits = tch::no_grad(|| self.net.forward_t(&x, false)).to_kind(Kind::Double).to_device(Device::Cpu);
             out.extend(Vec::<f64>::try_from(&logits.view([-1]))?);
-        }
+            Ok(())
+        })?;
         Ok(ndarray::Array2::from_shape_vec((n, c), out)?)
     }
 }
@@ -167,12 +162,19 @@ pub struct Job<'a> {
     pub device: Device,
 }
 
-/// Trains the job's backbone under its recipe and evaluates after every epoch. `bar` shows iterations.
-pub fn train(job: &Job, train_data: &Data, eval_data: &Data, bar: &ProgressBar) -> Result<Trained> {
+/// Trains the job's backbone under its recipe and evaluates after every epoch, streaming the images through
+/// the data pipeline. `bar` shows iterations.
+pub fn train(
+    job: &Job,
+    train_split: &Split,
+    eval_split: &Split,
+    pipe: pipeline::Config,
+    bar: &ProgressBar,
+) -> Result<Trained> {
     let (recipe, seed, device) = (job.recipe, job.seed, job.device);
-    let classes = train_data.split.labels.ncols();
+    let classes = train_split.labels.ncols();
     let b = recipe.batch_size;
-    let n = train_data.split.len();
+    let n = train_split.len();
     let iters = if recipe.drop_last { n / b } else { n.div_ceil(b) };
     if iters == 0 {
         bail!("the train split has {n} samples, fewer than one batch of {b}");
@@ -186,27 +188,21 @@ pub fn train(job: &Job, train_data: &Data, eval_data: &Data, bar: &ProgressBar) 
     let criterion = MultiLabelLoss::new(*job.loss).validation(Validation::Shape);
     let aug = TrainAug::from_recipe(recipe);
     let tf = EvalTf::from_recipe(recipe);
-    let per = (3 * aug.crop * aug.crop) as usize;
     let total = iters * recipe.epochs;
     let autocast = recipe.precision.forward == ForwardPrecision::Autocast && device.is_cuda();
     bar.set_length(total as u64);
     let mut epochs = Vec::new();
     for epoch in 0..recipe.epochs {
         let started = std::time::Instant::now();
-        let order = shuffled(n, seed, epoch as u64);
-        let mut sum = 0.0;
-        let mut lr = o.lr_head;
-        for it in 0..iters {
-            let t = epoch * iters + it;
-            lr = o.lr_head * cosine(t, total);
-            let idx = &order[it * b..((it + 1) * b).min(n)];
-            let mut buf = vec![0f32; idx.len() * per];
-            buf.par_chunks_mut(per).zip(idx).for_each(|(out, &i)| {
-                let mut rng = stream(seed, epoch as u64, i as u64);
-                train_sample(&train_data.images[i], &aug, &mut rng, out);
-            });
-            let x = batch_tensor(buf, idx.len(), aug.crop, device);
-            let y = labels(train_data.split, idx, device);
+        let (mut sum, mut lr) = (0.0, o.lr_head);
+        let mut order = shuffled(n, seed, epoch as u64);
+        order.truncate((iters * b).min(n));
+        let mode = Mode::Train { aug: &aug, seed, epoch: epoch as u64 };
+        pipeline::run(train_split, &order, b, mode, pipe, |batch| {
+            let it = batch.number;
+            lr = o.lr_head * cosine(epoch * iters + it, total);
+            let x = batch_tensor(&batch, device);
+            let y = labels(train_split, &batch.samples, device);
             let v = model.step(recipe, &criterion, &x, &y, lr, autocast)?;
             if !v.is_finite() {
                 bail!("the training loss became {v} at epoch {}, iteration {}", epoch + 1, it + 1);
@@ -214,9 +210,10 @@ pub fn train(job: &Job, train_data: &Data, eval_data: &Data, bar: &ProgressBar) 
             sum += v;
             bar.set_message(format!("epoch {}/{} loss {:.4}", epoch + 1, recipe.epochs, sum / (it + 1) as f64));
             bar.inc(1);
-        }
-        let s = model.scores(eval_data, &tf, device, 256)?;
-        let r = evaluate(s.view(), eval_data.split.labels.mapv(|v| v as f64).view(), ApOptions::default())?;
+            Ok(())
+        })?;
+        let s = model.scores(eval_split, &tf, pipe, device, 256)?;
+        let r = evaluate(s.view(), eval_split.labels.mapv(f64::from).view(), ApOptions::default())?;
         epochs.push(Epoch {
             epoch: epoch + 1,
             train_loss: sum / iters as f64,

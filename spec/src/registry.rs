@@ -25,23 +25,29 @@ pub enum Format {
     WiderAttribute,
 }
 
+/// One split of a dataset, under its own name.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Split {
-    /// Annotation file(s), relative to the dataset root.
-    pub annotations: String,
-    /// Image folder, relative to the dataset root.
+    /// Annotation files (or, for VISPR, the folder of per-image files), relative to the dataset folder, in
+    /// the order their samples are read.
+    pub annotations: Vec<String>,
+    /// Image folder, relative to the dataset folder: every image path must stay inside it.
     pub images: String,
     /// The number of samples the paper's protocol uses, where a source states it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples: Option<usize>,
 }
 
+/// Which split a recipe trains on and which it evaluates on.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Splits {
-    pub train: Split,
-    pub eval: Split,
+pub struct Protocol {
+    pub train: String,
+    pub eval: String,
+    pub source: Source,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -71,7 +77,9 @@ pub struct DatasetSpec {
     pub classes: usize,
     pub unit: Unit,
     pub format: Format,
-    pub splits: Splits,
+    /// The splits by their dataset's own names.
+    pub splits: BTreeMap<String, Split>,
+    pub protocol: Protocol,
     pub encoding: Encoding,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate: Option<Generate>,
@@ -164,6 +172,22 @@ pub(crate) fn load_datasets(file: &str, text: &str) -> Result<BTreeMap<Dataset, 
             return Err(SpecError::invalid(file, format!("{d}.classes"), "must be at least 1"));
         }
         require_reason(file, d.as_str(), spec.source, &spec.reason)?;
+        require_reason(file, &format!("{d}.protocol"), spec.protocol.source, &spec.protocol.reason)?;
+        for (role, name) in [("train", &spec.protocol.train), ("eval", &spec.protocol.eval)] {
+            if !spec.splits.contains_key(name) {
+                let known: Vec<&str> = spec.splits.keys().map(String::as_str).collect();
+                return Err(SpecError::invalid(
+                    file,
+                    format!("{d}.protocol.{role}"),
+                    format!("`{name}` is not a split of `{d}` ({})", known.join(", ")),
+                ));
+            }
+        }
+        for (name, split) in &spec.splits {
+            if split.annotations.is_empty() {
+                return Err(SpecError::invalid(file, format!("{d}.splits.{name}.annotations"), "lists no file"));
+            }
+        }
         if let Some(g) = &spec.generate {
             if g.train == 0 || g.eval == 0 || !(16..=512).contains(&g.size) {
                 return Err(SpecError::invalid(

@@ -99,3 +99,11 @@ pub fn read_npy_f64(path: &Path) -> (Vec<usize>, Vec<f64>) {
     };
     (a.shape().to_vec(), a.iter().copied().collect())
 }
+
+/// Reads a u8 .npy of any rank: (shape, values).
+pub fn read_npy_u8(path: &Path) -> (Vec<usize>, Vec<u8>) {
+    use ndarray_npy::ReadNpyExt;
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let a = ndarray::ArrayD::<u8>::read_npy(std::io::Cursor::new(&bytes)).unwrap();
+    (a.shape().to_vec(), a.iter().copied().collect())
+}
