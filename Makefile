@@ -54,9 +54,9 @@ reproduce: build
 	@echo "results: $(RESULTS)/ (one JSON per cell); plots: $(RESULTS)/plots/"
 
 ## bench: criterion benchmarks, then the Python peers timed in the same run, and the ratios.
-bench: setup
+bench: build
 	$(CARGO_ENV) cargo bench --workspace
-	$(VENV)/bin/python tools/bench_peers.py
+	$(VENV)/bin/python tools/bench_peers.py --twoway $(TWOWAY)
 
 fmt:
 	cargo fmt --all
