@@ -9,6 +9,12 @@ use std::path::Path;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    // twoway-reproduce without its `torch` feature links no libtorch: nothing to do.
+    if std::env::var("CARGO_PKG_NAME").as_deref() == Ok("twoway-reproduce")
+        && std::env::var_os("CARGO_FEATURE_TORCH").is_none()
+    {
+        return;
+    }
     println!("cargo:rerun-if-changed=../build/link_libtorch.rs");
     let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         panic!("torch-sys did not report its libtorch folder (DEP_TCH_LIBTORCH_LIB); run `make setup` and build through the Makefile, or set LIBTORCH");

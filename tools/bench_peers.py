@@ -112,11 +112,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--criterion", default="target/criterion")
     ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke run)")
-    ap.add_argument("--only", choices=["loss", "map", "train", "data"], help="run one group of peers only")
+    ap.add_argument("--only", choices=["loss", "map", "train", "data", "cli"], help="run one group of peers only")
     ap.add_argument("--twoway", default="target/release/twoway", help="the twoway binary (for command timings)")
+    ap.add_argument("--twoway-lite", default="target/torch-free/release/twoway",
+                    help="the torch-free twoway binary (for command timings)")
     args = ap.parse_args()
     budget = 2.0 if args.quick else 20.0
-    report = {"loss": [], "map": [], "train": [], "data": []}
+    report = {"loss": [], "map": [], "train": [], "data": [], "cli": []}
     all_threads = torch.get_num_threads()
 
     if args.only in (None, "loss"):
@@ -127,6 +129,8 @@ def main():
         train_peers(args, budget, report, all_threads)
     if args.only in (None, "data"):
         data_peers(args, budget, report)
+    if args.only in (None, "cli"):
+        cli_peers(args, report)
     os.makedirs("target", exist_ok=True)
     with open("target/bench-report.json", "w") as f:
         json.dump(report, f, indent=1)
@@ -326,6 +330,48 @@ def big_coco(path, images=82081, annotations=604907, seed=0):
                 first, aid = False, aid + 1
         f.write('], "categories": ' + json.dumps(cats) + "}")
     os.replace(tmp, path)
+
+
+MAP_PEER = """
+import sys, numpy as np
+sys.path.insert(0, sys.argv[3])
+from bench_peers import map_numpy
+s, y = np.load(sys.argv[1]), np.load(sys.argv[2])
+print(map_numpy(s, y))
+"""
+
+
+def cli_peers(args, report):
+    """mAP@class + mAP@sample as commands on .npy files: twoway map (both builds) against the authors'
+    numpy AP loop run as a script; median wall time of 5 runs each (start-up and file reading included)."""
+    import subprocess
+    base = "target/bench-data"
+    os.makedirs(base, exist_ok=True)
+    here = os.path.dirname(os.path.abspath(__file__))
+    print("\n## mAP as commands on .npy files (median of 5 runs; ratio = numpy time / twoway time)\n")
+    print("| size | twoway (full build) | twoway (torch-free) | numpy AP loop (python) | ratio full / torch-free |")
+    print("|---|---:|---:|---:|---:|")
+    for rows, cols, pos, unk in MAP_SIZES:
+        size = f"{rows}x{cols}"
+        sp, yp = os.path.join(base, f"scores_{size}.npy"), os.path.join(base, f"targets_{size}.npy")
+        if not os.path.exists(sp):
+            s, y = batch(rows, cols, pos, unk, 2)
+            np.save(sp, s)
+            np.save(yp, y)
+
+        def median(cmd):
+            times = []
+            for _ in range(5):
+                t = time.perf_counter()
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                times.append(time.perf_counter() - t)
+            return statistics.median(times)
+        full = median([args.twoway, "map", "--scores", sp, "--targets", yp]) if os.path.exists(args.twoway) else None
+        lite = median([args.twoway_lite, "map", "--scores", sp, "--targets", yp]) if os.path.exists(args.twoway_lite) else None
+        peer = median([sys.executable, "-c", MAP_PEER, sp, yp, here])
+        r = lambda t: f"{peer / t:.1f}x" if t else "-"
+        print(f"| {size} | {fmt(full)} | {fmt(lite)} | {fmt(peer)} | {r(full)} / {r(lite)} |")
+        report["cli"].append({"size": size, "full_s": full, "torch_free_s": lite, "numpy_s": peer})
 
 
 def data_peers(args, budget, report):

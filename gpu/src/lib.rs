@@ -183,11 +183,19 @@ extern "C" {
 /// Runs `f` under CUDA autocast in bf16 (libtorch's default autocast kind on CUDA is f16; the recipe asks
 /// for bf16). Off CUDA (`enabled` false, or no CUDA device) it runs `f` as it is.
 pub fn autocast_bf16<T>(enabled: bool, f: impl FnOnce() -> T) -> T {
-    if !enabled || !tch::Cuda::is_available() {
-        return f();
+    autocast(if enabled { Some(Kind::BFloat16) } else { None }, f)
+}
+
+/// Runs `f` under CUDA autocast in `kind` (`Half` or `BFloat16`); with `None`, or without a CUDA device,
+/// it runs `f` as it is.
+pub fn autocast<T>(kind: Option<Kind>, f: impl FnOnce() -> T) -> T {
+    match kind {
+        Some(k) if tch::Cuda::is_available() => {
+            set_cuda_autocast_bf16(k == Kind::BFloat16);
+            tch::autocast(true, f)
+        }
+        _ => f(),
     }
-    set_cuda_autocast_bf16(true);
-    tch::autocast(true, f)
 }
 
 /// Sets libtorch's CUDA autocast kind to bf16 (`true`) or f16 (`false`).

@@ -1,4 +1,4 @@
-//! One training step of a paper backbone through twoway's training code (`train::Model::step`: forward in
+//! One training step of a paper backbone through twoway's training code (`model::Model::step`: forward in
 //! train mode, the two-way loss, backward, SGD with Nesterov momentum over the recipe's two learning-rate
 //! groups): resnet50, batch 16, 224 px, f32, on CPU with all threads (and on CUDA when a device is present).
 //! tools/bench_peers.py times the same step in PyTorch eager on the same libtorch and prints the ratio.
@@ -8,7 +8,7 @@ use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 use twoway_gpu::{MultiLabelLoss, Validation};
 use twoway_reference::AnyLoss;
-use twoway_reproduce::train::Model;
+use twoway_reproduce::model::Model;
 use twoway_spec::{Backbone, Loss, LossParams, Spec};
 
 /// Must match tools/bench_peers.py (TRAIN_STEP).
@@ -37,7 +37,7 @@ fn bench(c: &mut Criterion) {
         let y = Tensor::rand([BATCH, CLASSES], (Kind::Float, device)).lt(0.05).to_kind(Kind::Float);
         g.bench_function(BenchmarkId::new(format!("resnet50_b{BATCH}_{SIZE}"), name), |b| {
             b.iter(|| {
-                let v = model.step(recipe, &criterion, &x, &y, 0.01, false).unwrap();
+                let v = model.step(recipe, &criterion, &x, &y, 0.01).unwrap();
                 if let Device::Cuda(i) = device {
                     tch::Cuda::synchronize(i as i64);
                 }

@@ -75,6 +75,10 @@ pub struct DiffArgs {
     /// How many points (0-100 scale) a cell may fall below its baseline.
     #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub tolerance: f64,
+    /// Also allow a drop of this many standard deviations of the baseline's seeds (from the CSV's `sd`
+    /// column), when that is more than --tolerance.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub tolerance_sd: f64,
     #[arg(long, value_enum, default_value = "text")]
     pub format: TextOrJson,
 }
@@ -110,6 +114,15 @@ pub enum TextOrJson {
     Json,
 }
 
+/// The error of a command that needs libtorch, in the build without it.
+#[cfg(not(feature = "torch"))]
+pub fn needs_torch(command: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`{command}` needs libtorch, and this twoway was built without it (--no-default-features): build the \
+         full twoway with `make build` (or `cargo build --release`) to train, run backbones or use the tch backend"
+    )
+}
+
 /// Runs the command line; errors are printed as one line and give exit code 2.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -125,8 +138,12 @@ pub fn main() -> ExitCode {
 }
 
 fn reproduced(dir: &Option<PathBuf>) -> Result<BTreeMap<twoway_spec::CellKey, f64>> {
+    Ok(summaries(dir)?.into_iter().map(|(k, s)| (k, s.mean)).collect())
+}
+
+fn summaries(dir: &Option<PathBuf>) -> Result<BTreeMap<twoway_spec::CellKey, results::Summary>> {
     match dir {
-        Some(d) => Ok(results::aggregate(&results::load_dir(d)?)),
+        Some(d) => Ok(results::summarize(&results::load_dir(d)?)),
         None => Ok(BTreeMap::new()),
     }
 }
@@ -134,9 +151,12 @@ fn reproduced(dir: &Option<PathBuf>) -> Result<BTreeMap<twoway_spec::CellKey, f6
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
     let spec = Spec::embedded();
     match cli.command {
-        Command::Run(a) => crate::run::run(&a, out)?,
+        #[cfg(feature = "torch")]
+        Command::Run(a) => crate::runner::run(&a, out)?,
+        #[cfg(not(feature = "torch"))]
+        Command::Run(_) => return Err(needs_torch("twoway run")),
         Command::Table(a) => {
-            let cells = reproduced(&a.results)?;
+            let cells = summaries(&a.results)?;
             let views = if a.all {
                 vec![View::Main, View::Ways]
             } else if a.ways {
@@ -184,22 +204,28 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Claims(a) => {
             let published = spec.published_claims();
             let mine = match &a.results {
-                Some(_) => {
+                Some(dir) => {
+                    let all = results::load_dir(dir)?;
                     let cells: Vec<claims::Cell> =
-                        reproduced(&a.results)?.into_iter().map(|(key, value)| claims::Cell { key, value }).collect();
-                    Some(claims::derive(&cells, |l| spec.main_way(l)))
+                        results::aggregate(&all).into_iter().map(|(key, value)| claims::Cell { key, value }).collect();
+                    Some((claims::derive(&cells, |l| spec.main_way(l)), crate::seeds::derive(spec, &all)))
                 }
                 None => None,
             };
             match a.format {
                 TextOrJson::Text => {
-                    if let Some(m) = &mine {
-                        write!(out, "Reproduced claims (from {}):\n{m}\n", a.results.as_ref().unwrap().display())?;
+                    if let Some((m, per_seed)) = &mine {
+                        let dir = a.results.as_ref().unwrap().display();
+                        write!(out, "Reproduced claims (from {dir}, on the means over seeds):\n{m}\n{per_seed}\n")?;
                     }
                     write!(out, "Published claims (from the poster's tables):\n{published}")?;
                 }
                 TextOrJson::Json => {
-                    let v = serde_json::json!({"published": published, "reproduced": mine});
+                    let (mean, per_seed) = match &mine {
+                        Some((m, p)) => (Some(m), Some(p)),
+                        None => (None, None),
+                    };
+                    let v = serde_json::json!({"published": published, "reproduced": mean, "per_seed": per_seed});
                     writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
                 }
             }
@@ -213,8 +239,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             }
         }
         Command::Data(c) => crate::data::commands::run(c, out)?,
-        Command::Backbone(crate::backbone_cmd::BackboneCommand::Forward(a)) => crate::backbone_cmd::forward(&a, out)?,
-        Command::Backbone(crate::backbone_cmd::BackboneCommand::List(a)) => crate::backbone_cmd::list(&a, out)?,
+        #[cfg(feature = "torch")]
+        Command::Backbone(crate::backbone_cmd::BackboneCommand::Forward(a)) => crate::backbones::cmd::forward(&a, out)?,
+        #[cfg(feature = "torch")]
+        Command::Backbone(crate::backbone_cmd::BackboneCommand::List(a)) => crate::backbones::cmd::list(&a, out)?,
+        #[cfg(not(feature = "torch"))]
+        Command::Backbone(_) => return Err(needs_torch("twoway backbone")),
         Command::Eval(a) => crate::eval::eval(&a, out)?,
         Command::Map(a) => crate::eval::map(&a, out)?,
         Command::Spec(a) => {
@@ -235,20 +265,24 @@ fn diff_command(spec: &Spec, a: &DiffArgs, out: &mut dyn Write) -> Result<ExitCo
     if !(a.tolerance.is_finite() && a.tolerance >= 0.0) {
         bail!("--tolerance must be a finite number of points >= 0, got {}", a.tolerance);
     }
+    if !(a.tolerance_sd.is_finite() && a.tolerance_sd >= 0.0) {
+        bail!("--tolerance-sd must be a finite number >= 0, got {}", a.tolerance_sd);
+    }
     let mine = reproduced(&Some(a.results.clone()))?;
     let (baseline, require_all) = if a.against == "published" {
         (diff::published_baseline(spec), false)
     } else {
         (diff::read_csv_baseline(std::path::Path::new(&a.against))?, true)
     };
-    let rows = diff::compare(&baseline, &mine, a.tolerance, require_all);
+    let rows = diff::compare(&baseline, &mine, a.tolerance, a.tolerance_sd, require_all);
     if rows.is_empty() {
         bail!("no cell of {} has a baseline in `{}`", a.results.display(), a.against);
     }
     let failed: Vec<&diff::Row> = rows.iter().filter(|r| r.status != Status::Ok).collect();
     match a.format {
         TextOrJson::Json => {
-            let v = serde_json::json!({"against": a.against, "tolerance": a.tolerance, "passed": failed.is_empty(), "rows": rows});
+            let v = serde_json::json!({"against": a.against, "tolerance": a.tolerance, "tolerance_sd": a.tolerance_sd,
+                "passed": failed.is_empty(), "rows": rows});
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         TextOrJson::Text => {

@@ -28,6 +28,7 @@ pub enum Dtype {
 }
 
 impl Dtype {
+    #[cfg(feature = "torch")]
     pub fn kind(self) -> tch::Kind {
         match self {
             Dtype::F64 => tch::Kind::Double,
@@ -40,16 +41,19 @@ impl Dtype {
 
 /// A device name: `cpu`, `cuda` (the first CUDA device) or `cuda:N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeviceArg(pub tch::Device);
+pub enum DeviceArg {
+    Cpu,
+    Cuda(usize),
+}
 
 impl std::str::FromStr for DeviceArg {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "cpu" => Ok(DeviceArg(tch::Device::Cpu)),
-            "cuda" => Ok(DeviceArg(tch::Device::Cuda(0))),
+            "cpu" => Ok(DeviceArg::Cpu),
+            "cuda" => Ok(DeviceArg::Cuda(0)),
             _ => match s.strip_prefix("cuda:").map(str::parse::<usize>) {
-                Some(Ok(n)) => Ok(DeviceArg(tch::Device::Cuda(n))),
+                Some(Ok(n)) => Ok(DeviceArg::Cuda(n)),
                 _ => Err(format!("unknown device `{s}`: use cpu, cuda or cuda:N")),
             },
         }
@@ -58,24 +62,27 @@ impl std::str::FromStr for DeviceArg {
 
 impl DeviceArg {
     /// The device, after checking that libtorch sees it.
+    #[cfg(feature = "torch")]
     pub fn resolve(self) -> Result<tch::Device> {
-        if let tch::Device::Cuda(n) = self.0 {
-            let count = if tch::Cuda::is_available() { tch::Cuda::device_count() as usize } else { 0 };
-            if n >= count {
-                anyhow::bail!(
-                    "device cuda:{n} asked for, but libtorch sees {count} CUDA device(s) ({}); use --device cpu",
-                    twoway_gpu::runtime_info()
-                );
+        match self {
+            DeviceArg::Cpu => Ok(tch::Device::Cpu),
+            DeviceArg::Cuda(n) => {
+                let count = if tch::Cuda::is_available() { tch::Cuda::device_count() as usize } else { 0 };
+                if n >= count {
+                    anyhow::bail!(
+                        "device cuda:{n} asked for, but libtorch sees {count} CUDA device(s) ({}); use --device cpu",
+                        twoway_gpu::runtime_info()
+                    );
+                }
+                Ok(tch::Device::Cuda(n))
             }
         }
-        Ok(self.0)
     }
 
     pub fn name(self) -> String {
-        match self.0 {
-            tch::Device::Cpu => "cpu".into(),
-            tch::Device::Cuda(n) => format!("cuda:{n}"),
-            other => format!("{other:?}"),
+        match self {
+            DeviceArg::Cpu => "cpu".into(),
+            DeviceArg::Cuda(n) => format!("cuda:{n}"),
         }
     }
 }
@@ -189,12 +196,15 @@ pub fn eval(a: &EvalArgs, out: &mut dyn Write) -> Result<()> {
             let (v, g) = loss.value_and_grad(x.view(), y.view()).map_err(|e| blame(e, &a.logits, &a.targets))?;
             (v, g, "reference (f64)".to_string())
         }
+        #[cfg(feature = "torch")]
         Backend::Tch => {
             let dtype = a.dtype.unwrap_or(Dtype::F32);
             let device = a.device.resolve()?;
             let (v, g) = tch_value_and_grad(&loss, &x, &y, dtype.kind(), device)?;
             (v, g, format!("tch ({}, {})", format!("{dtype:?}").to_lowercase(), a.device.name()))
         }
+        #[cfg(not(feature = "torch"))]
+        Backend::Tch => return Err(crate::cli::needs_torch("twoway eval --backend tch")),
     };
     if let Some(path) = &a.grad_out {
         io::write_npy(path, &grad)?;
@@ -219,6 +229,7 @@ pub fn eval(a: &EvalArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 /// The loss and its autograd gradient through the tch implementation (gradient returned in f64).
+#[cfg(feature = "torch")]
 pub fn tch_value_and_grad(
     loss: &AnyLoss,
     x: &Array2<f64>,

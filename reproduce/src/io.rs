@@ -81,3 +81,20 @@ pub fn write_npy(path: &Path, m: &Array2<f64>) -> Result<()> {
 pub fn write_text(path: &Path, text: &str) -> Result<()> {
     write_atomic(path, |f| f.write_all(text.as_bytes()).with_context(|| format!("{}: cannot write", path.display())))
 }
+
+/// SHA-256 (hex) of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).with_context(|| format!("{}: cannot read", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}

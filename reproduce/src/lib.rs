@@ -1,15 +1,29 @@
-//! The library behind the `twoway` binary.
+//! The library behind the `twoway` binary. Its `torch` feature (on by default) adds what links libtorch:
+//! backbones, training and the tch loss backend.
 
 pub mod backbone_cmd;
+#[cfg(feature = "torch")]
 pub mod backbones;
 pub mod cli;
 pub mod data;
 pub mod diff;
 pub mod eval;
 pub mod io;
+#[cfg(feature = "torch")]
+pub mod model;
+pub mod plan;
 pub mod plots;
 pub mod preflight;
 pub mod results;
 pub mod run;
+#[cfg(feature = "torch")]
+pub mod runner;
+pub mod scaler;
+pub mod seeds;
 pub mod table;
+#[cfg(feature = "torch")]
 pub mod train;
+
+/// tch, as this crate links it (for the tests and benchmarks of the build with libtorch).
+#[cfg(feature = "torch")]
+pub use tch;

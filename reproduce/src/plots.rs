@@ -186,10 +186,108 @@ pub fn write_all(
         atomically(&p, |t| bars(t, &format!("{} / {}: reproduced mAP per loss", d.label(), b.label()), &rows))?;
         written.push(p);
     }
+    for (key, series) in sweeps(results) {
+        let p = out.join(format!("sweep_{}.png", key.replace(['/', '.'], "_")));
+        atomically(&p, |t| sweep_plot(t, &key, &series))?;
+        written.push(p);
+    }
     for (_, r) in results {
         let p = out.join("curves").join(format!("{}.png", r.cell.label().replace('/', "_")));
         atomically(&p, |t| curves(t, r))?;
         written.push(p);
     }
     Ok(written)
+}
+
+/// Per swept key (a sweep of one numeric recipe key): per (dataset/backbone/loss) series, the mean over seeds
+/// of (value, mAP@class, mAP@sample), by value.
+type Series = BTreeMap<String, Vec<(f64, Option<f64>, Option<f64>)>>;
+
+/// Per series, per swept value (by its bits): the value and the metrics of its seeds.
+type Points = BTreeMap<String, BTreeMap<u64, (f64, Vec<f64>, Vec<f64>)>>;
+
+fn sweeps(results: &[(PathBuf, ResultFile)]) -> BTreeMap<String, Series> {
+    let mut acc: BTreeMap<String, Points> = BTreeMap::new();
+    for (_, r) in results {
+        let Some(v) = &r.cell.variant else { continue };
+        let Some((key, value)) = v.split_once('=') else { continue };
+        let Ok(x) = value.parse::<f64>() else { continue };
+        if key.contains(',') || value.contains(',') || !x.is_finite() || x <= 0.0 {
+            continue;
+        }
+        let c = &r.cell;
+        let way = c.way.map(|w| format!(" ({w})")).unwrap_or_default();
+        let name = format!("{}/{} {}{way}", c.dataset.label(), c.backbone.label(), c.loss.label());
+        let e = acc.entry(key.to_string()).or_default().entry(name).or_default().entry(x.to_bits()).or_insert((
+            x,
+            vec![],
+            vec![],
+        ));
+        e.1.extend(r.metrics.map_class);
+        e.2.extend(r.metrics.map_sample);
+    }
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    acc.into_iter()
+        .map(|(k, series)| {
+            let series = series
+                .into_iter()
+                .map(|(name, pts)| {
+                    let mut pts: Vec<(f64, Option<f64>, Option<f64>)> =
+                        pts.into_values().map(|(x, c, s)| (x, mean(&c), mean(&s))).collect();
+                    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    (name, pts)
+                })
+                .collect();
+            (k, series)
+        })
+        .collect()
+}
+
+/// mAP@class and mAP@sample against a swept key (log scale), one line per series.
+fn sweep_plot(path: &Path, key: &str, series: &Series) -> Result<()> {
+    let root = BitMapBackend::new(path, (1200, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(err(path))?;
+    let xs: Vec<f64> = series.values().flatten().map(|p| p.0).collect();
+    let (xlo, xhi) = (xs.iter().cloned().fold(f64::INFINITY, f64::min), xs.iter().cloned().fold(0.0, f64::max));
+    let panels = root.split_evenly((1, 2));
+    for (panel, (metric, pick)) in panels.iter().zip([
+        (
+            "mAP@class",
+            (|p: &(f64, Option<f64>, Option<f64>)| p.1) as fn(&(f64, Option<f64>, Option<f64>)) -> Option<f64>,
+        ),
+        ("mAP@sample", |p| p.2),
+    ]) {
+        let ys: Vec<f64> = series.values().flatten().filter_map(pick).collect();
+        let (ylo, yhi) = (
+            ys.iter().cloned().fold(100.0f64, f64::min).floor() - 1.0,
+            ys.iter().cloned().fold(0.0f64, f64::max).ceil() + 1.0,
+        );
+        let mut chart = ChartBuilder::on(panel)
+            .caption(format!("{metric} against {key}"), (FONT, 20))
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d((xlo * 0.9..xhi * 1.1).log_scale(), ylo..yhi)
+            .map_err(err(path))?;
+        chart.configure_mesh().x_desc(key).y_desc(metric).label_style((FONT, 13)).draw().map_err(err(path))?;
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let colour = Palette99::pick(i).to_rgba();
+            let line: Vec<(f64, f64)> = pts.iter().filter_map(|p| pick(p).map(|y| (p.0, y))).collect();
+            chart
+                .draw_series(LineSeries::new(line.clone(), colour.stroke_width(2)))
+                .map_err(err(path))?
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+            chart.draw_series(line.iter().map(|p| Circle::new(*p, 4, colour.filled()))).map_err(err(path))?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 13))
+            .draw()
+            .map_err(err(path))?;
+    }
+    root.present().map_err(err(path))?;
+    Ok(())
 }

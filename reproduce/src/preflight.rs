@@ -3,11 +3,14 @@
 //! keys and shapes are the architecture's), and everything missing is reported at once with the command
 //! that provides it.
 
+#[cfg(feature = "torch")]
 use crate::backbones::{weights, Classifier, HEAD_GROUP};
+#[cfg(feature = "torch")]
 use anyhow::{bail, Result};
+#[cfg(feature = "torch")]
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use tch::{nn, Device};
+#[cfg(feature = "torch")]
 use twoway_spec::registry::Pretrained;
 use twoway_spec::{Backbone, Dataset, Spec};
 
@@ -24,16 +27,17 @@ pub fn weights_dir(arg: Option<&Path>, data_root: &Path) -> PathBuf {
 }
 
 /// Checks one backbone's weight file against its architecture; `Ok(None)` for backbones trained from scratch.
+#[cfg(feature = "torch")]
 pub fn check_weights(spec: &Spec, backbone: Backbone, dir: &Path) -> Result<Option<Weights>> {
     if spec.backbones[&backbone].pretrained == Pretrained::None {
         return Ok(None);
     }
-    let path = weights::default_path(dir, backbone);
+    let path = default_path(dir, backbone);
     if !path.is_file() {
         bail!("{}: no weight file for `{backbone}`", path.display());
     }
     let header = weights::read_header(&path)?;
-    let vs = nn::VarStore::new(Device::Cpu);
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let net = tch::no_grad(|| Classifier::new(&vs, spec, backbone, 1000, HEAD_GROUP));
     weights::check(&vs, &header, Some(&net.head_name))?;
     Ok(Some(Weights { sha256: weights::sha256(&path)?, path }))
@@ -62,6 +66,7 @@ pub fn annotation_files(spec: &Spec, dataset: Dataset, root: &Path) -> Vec<PathB
 
 /// Checks every dataset and backbone of the planned cells; returns the weight files by backbone, or one
 /// error listing every problem and what to do about it.
+#[cfg(feature = "torch")]
 pub fn check(
     spec: &Spec,
     cells: &BTreeSet<(Dataset, Backbone)>,
@@ -94,11 +99,11 @@ pub fn check(
                 found.insert(b, w);
             }
             Err(e) => {
-                let path = weights::default_path(weights_dir, b);
+                let path = default_path(weights_dir, b);
                 problems.push(format!(
                     "backbone `{b}`: {e:#}; on a machine with internet access run `{}` and copy the file there \
                      (or point --weights-dir at its folder)",
-                    weights::export_command(b, &path)
+                    export_command(b, &path)
                 ));
             }
         }
@@ -111,4 +116,15 @@ pub fn check(
         );
     }
     Ok(found)
+}
+
+/// Where a backbone's weights are looked up: `<dir>/<backbone>.safetensors`, with `dir` the
+/// `--weights-dir` or `<data root>/weights`.
+pub fn default_path(dir: &Path, backbone: Backbone) -> PathBuf {
+    dir.join(format!("{backbone}.safetensors"))
+}
+
+/// The command that writes a backbone's weight file (on a machine with internet access).
+pub fn export_command(backbone: Backbone, out: &Path) -> String {
+    format!(".venv/bin/python tools/export_torchvision.py --backbone {backbone} --out {}", out.display())
 }

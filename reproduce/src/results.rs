@@ -1,7 +1,6 @@
 //! Result files: one JSON per grid cell (dataset, backbone, loss, way, seed), written atomically, and the
 //! reading side: every result under a folder, averaged over seeds into table cells.
 
-use crate::train::Epoch;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,30 +8,67 @@ use twoway_spec::{Backbone, CellKey, Dataset, Loss, Metric, Way};
 
 pub const FORMAT: &str = "twoway-result-v1";
 
+/// What one epoch did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Epoch {
+    pub epoch: usize,
+    /// Mean training loss over the epoch's iterations.
+    pub train_loss: f64,
+    pub map_class: Option<f64>,
+    pub map_sample: Option<f64>,
+    /// Learning rate of the head at the epoch's last iteration.
+    pub lr_head: f64,
+    pub seconds: f64,
+}
+
+/// The outcome of a cell: the final metrics are the last epoch's.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Trained {
+    pub epochs: Vec<Epoch>,
+}
+
 /// Which cell a result belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct CellId {
     pub dataset: Dataset,
     pub backbone: Backbone,
     pub loss: Loss,
     /// The way of the set-based losses; `None` for the element-wise ones.
     pub way: Option<Way>,
+    /// The values of a grid's swept recipe keys (`batch_size=32`); `None` outside a sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     pub seed: u64,
 }
 
 impl CellId {
-    /// Its file under a results folder: `<dataset>/<backbone>/<loss>[-<way>]/seed<k>.json`.
+    /// Its file under a results folder: `<dataset>/<backbone>/<loss>[-<way>][/<variant>]/seed<k>.json`.
     pub fn path(&self, root: &Path) -> PathBuf {
+        self.dir(root).join(format!("seed{}.json", self.seed))
+    }
+
+    /// The folder of its files (result, claim, checkpoint, log).
+    pub fn dir(&self, root: &Path) -> PathBuf {
         let run = match self.way {
             Some(w) => format!("{}-{w}", self.loss),
             None => self.loss.to_string(),
         };
-        root.join(self.dataset.as_str()).join(self.backbone.as_str()).join(run).join(format!("seed{}.json", self.seed))
+        let dir = root.join(self.dataset.as_str()).join(self.backbone.as_str()).join(run);
+        match &self.variant {
+            Some(v) => dir.join(v.replace(['/', ','], "_")),
+            None => dir,
+        }
     }
 
     pub fn label(&self) -> String {
         let way = self.way.map(|w| format!("/{w}")).unwrap_or_default();
-        format!("{}/{}/{}{way}/seed{}", self.dataset, self.backbone, self.loss, self.seed)
+        let variant = self.variant.as_ref().map(|v| format!("/{v}")).unwrap_or_default();
+        format!("{}/{}/{}{way}{variant}/seed{}", self.dataset, self.backbone, self.loss, self.seed)
+    }
+
+    /// Its key in the paper's tables for `metric` (a variant has none: it is not a cell of the paper).
+    pub fn key(&self, metric: Metric) -> CellKey {
+        CellKey { dataset: self.dataset, backbone: self.backbone, loss: self.loss, way: self.way, metric }
     }
 }
 
@@ -134,23 +170,50 @@ pub fn load_dir(root: &Path) -> Result<Vec<(PathBuf, ResultFile)>> {
     if out.is_empty() {
         bail!("{}: no result files (*.json) under this folder", root.display());
     }
-    out.sort_by_key(|(_, r)| r.cell);
+    out.sort_by(|a, b| a.1.cell.cmp(&b.1.cell));
     Ok(out)
 }
 
-/// Table cells from results: every (dataset, backbone, loss, way, metric), averaged over seeds.
-pub fn aggregate(results: &[(PathBuf, ResultFile)]) -> BTreeMap<CellKey, f64> {
-    let mut acc: BTreeMap<CellKey, (f64, usize)> = BTreeMap::new();
-    for (_, r) in results {
+/// One table cell over its seeds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Summary {
+    pub mean: f64,
+    /// The sample standard deviation over the seeds (`None` with one seed).
+    pub sd: Option<f64>,
+    /// (seed, value) of every seed, in seed order.
+    pub values: Vec<(u64, f64)>,
+}
+
+impl Summary {
+    pub fn n(&self) -> usize {
+        self.values.len()
+    }
+}
+
+/// Summarises values over seeds: mean, sample sd (n - 1 in the denominator).
+pub fn summary(mut values: Vec<(u64, f64)>) -> Summary {
+    values.sort_by_key(|v| v.0);
+    let n = values.len() as f64;
+    let mean = values.iter().map(|v| v.1).sum::<f64>() / n;
+    let sd = (values.len() > 1).then(|| (values.iter().map(|v| (v.1 - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
+    Summary { mean, sd, values }
+}
+
+/// Table cells from results: every (dataset, backbone, loss, way, metric) over its seeds. Results of a
+/// sweep's variants are not cells of the paper's tables and are left out.
+pub fn summarize(results: &[(PathBuf, ResultFile)]) -> BTreeMap<CellKey, Summary> {
+    let mut acc: BTreeMap<CellKey, Vec<(u64, f64)>> = BTreeMap::new();
+    for (_, r) in results.iter().filter(|(_, r)| r.cell.variant.is_none()) {
         for m in Metric::ALL {
             if let Some(v) = r.metric(*m) {
-                let c = r.cell;
-                let key = CellKey { dataset: c.dataset, backbone: c.backbone, loss: c.loss, way: c.way, metric: *m };
-                let e = acc.entry(key).or_insert((0.0, 0));
-                e.0 += v;
-                e.1 += 1;
+                acc.entry(r.cell.key(*m)).or_default().push((r.cell.seed, v));
             }
         }
     }
-    acc.into_iter().map(|(k, (s, n))| (k, s / n as f64)).collect()
+    acc.into_iter().map(|(k, v)| (k, summary(v))).collect()
+}
+
+/// Table cells from results, averaged over seeds (see [`summarize`]).
+pub fn aggregate(results: &[(PathBuf, ResultFile)]) -> BTreeMap<CellKey, f64> {
+    summarize(results).into_iter().map(|(k, s)| (k, s.mean)).collect()
 }

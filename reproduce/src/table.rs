@@ -4,6 +4,7 @@
 //! Two views: `main` (rows dataset x loss, columns metric x backbone; each loss in its main-table way) and
 //! `ways` (rows dataset x backbone x metric, columns loss x way; the set-based losses only).
 
+use crate::results::Summary;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use twoway_spec::{Backbone, CellKey, Dataset, Loss, Metric, Spec, Way};
@@ -24,10 +25,15 @@ pub enum View {
     Ways,
 }
 
-/// The CSV header of every table (one row per number).
-pub const CSV_HEADER: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta";
+/// The CSV header of every table (one row per number). `reproduced` and `delta` carry full precision (an
+/// identical rerun equals its baseline exactly); `sd` is the sample standard deviation over the `n` seeds
+/// (empty with one seed).
+pub const CSV_HEADER: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n";
 
-/// One number of the table: published, reproduced, or both.
+/// The header of table CSVs written before the seed columns (still read as baselines).
+pub const CSV_HEADER_V1: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta";
+
+/// One number of the table: published, reproduced (the mean over seeds), or both.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Row {
     #[serde(flatten)]
@@ -35,6 +41,10 @@ pub struct Row {
     pub published: Option<f64>,
     pub reproduced: Option<f64>,
     pub delta: Option<f64>,
+    /// Standard deviation of the reproduced value over its seeds (with at least two).
+    pub sd: Option<f64>,
+    /// Seeds the reproduced value averages (0 when there is none).
+    pub n: usize,
 }
 
 /// A table: its view and its rows in the paper's order.
@@ -45,9 +55,9 @@ pub struct TableModel {
 }
 
 impl TableModel {
-    /// Builds `view` from the published numbers and `reproduced` (reproduced values by key; empty until
-    /// results exist). A cell appears when it is published or reproduced.
-    pub fn build(spec: &Spec, view: View, reproduced: &BTreeMap<CellKey, f64>) -> TableModel {
+    /// Builds `view` from the published numbers and `reproduced` (reproduced values over seeds by key; empty
+    /// until results exist). A cell appears when it is published or reproduced.
+    pub fn build(spec: &Spec, view: View, reproduced: &BTreeMap<CellKey, Summary>) -> TableModel {
         let in_view = |k: &CellKey| match view {
             View::Main => k.way == spec.main_way(k.loss),
             View::Ways => k.loss.has_ways() && k.way.is_some(),
@@ -65,8 +75,10 @@ impl TableModel {
             .into_iter()
             .map(|key| {
                 let p = published.get(&key).copied();
-                let r = reproduced.get(&key).copied();
-                Row { key, published: p, reproduced: r, delta: p.zip(r).map(|(p, r)| r - p) }
+                let s = reproduced.get(&key);
+                let r = s.map(|s| s.mean);
+                let (sd, n) = s.map_or((None, 0), |s| (s.sd, s.n()));
+                Row { key, published: p, reproduced: r, delta: p.zip(r).map(|(p, r)| r - p), sd, n }
             })
             .collect();
         rows.sort_by_key(|r| order(view, &r.key));
@@ -87,17 +99,20 @@ impl TableModel {
         out.push('\n');
         for r in &self.rows {
             let k = &r.key;
+            let full = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{}",
                 k.dataset,
                 k.backbone,
                 k.loss,
                 k.way.map(|w| w.as_str()).unwrap_or(""),
                 k.metric,
                 num(r.published),
-                num(r.reproduced),
-                r.delta.map(|d| format!("{d:.2}")).unwrap_or_default()
+                full(r.reproduced),
+                full(r.delta),
+                full(r.sd),
+                if r.n > 0 { r.n.to_string() } else { String::new() }
             );
         }
         out
@@ -231,12 +246,16 @@ impl Grid {
     fn cell_text(cell: &Option<Row>) -> String {
         match cell {
             None => String::new(),
-            Some(r) => match (r.published, r.reproduced) {
-                (Some(p), None) => format!("{p:.2}"),
-                (None, Some(x)) => format!("{x:.2}"),
-                (Some(p), Some(x)) => format!("{p:.2} / {x:.2} ({:+.2})", x - p),
-                (None, None) => String::new(),
-            },
+            Some(r) => {
+                // With several seeds: mean ± sd (n).
+                let spread = r.sd.map(|sd| format!(" ± {sd:.2} ({})", r.n)).unwrap_or_default();
+                match (r.published, r.reproduced) {
+                    (Some(p), None) => format!("{p:.2}"),
+                    (None, Some(x)) => format!("{x:.2}{spread}"),
+                    (Some(p), Some(x)) => format!("{p:.2} / {x:.2}{spread} ({:+.2})", x - p),
+                    (None, None) => String::new(),
+                }
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 //!
 //! regnety_32gf (145M parameters, a 580 MB file) runs with `make test-big`; regnety_400mf, the small member
 //! of the same code path, always runs.
+#![cfg(feature = "torch")]
 
 mod common;
 use common::*;
@@ -110,14 +111,14 @@ fn half_precision_files_are_converted() {
     }
 }
 
-type Named = Vec<(String, tch::Tensor)>;
+type Named = Vec<(String, twoway_reproduce::tch::Tensor)>;
 type Edit = Box<dyn FnOnce(&mut Named)>;
 
 /// Rewrites a weight file's tensors through `edit` (tch writes safetensors).
 fn rewrite(src: &Path, dst: &Path, edit: impl FnOnce(&mut Named)) {
-    let mut t = tch::Tensor::read_safetensors(src).unwrap();
+    let mut t = twoway_reproduce::tch::Tensor::read_safetensors(src).unwrap();
     edit(&mut t);
-    tch::Tensor::write_safetensors(&t, dst).unwrap();
+    twoway_reproduce::tch::Tensor::write_safetensors(&t, dst).unwrap();
 }
 
 #[test]
@@ -171,7 +172,12 @@ fn bad_weight_files_are_refused_with_the_key_named_and_nothing_written() {
         ),
         (
             "extra",
-            Box::new(|t| t.push(("layer9.0.conv1.weight".into(), tch::Tensor::zeros([2, 2], tch::kind::FLOAT_CPU)))),
+            Box::new(|t| {
+                t.push((
+                    "layer9.0.conv1.weight".into(),
+                    twoway_reproduce::tch::Tensor::zeros([2, 2], twoway_reproduce::tch::kind::FLOAT_CPU),
+                ))
+            }),
             vec!["layer9.0.conv1.weight".into(), "not in the model".into()],
         ),
         (
@@ -179,7 +185,7 @@ fn bad_weight_files_are_refused_with_the_key_named_and_nothing_written() {
             Box::new(move |t| {
                 for (k, v) in t.iter_mut() {
                     if k == key {
-                        *v = v.to_kind(tch::Kind::Int);
+                        *v = v.to_kind(twoway_reproduce::tch::Kind::Int);
                     }
                 }
             }),

@@ -187,6 +187,7 @@ fn map_reports_both_metrics_and_per_class_ap() {
     assert!(r.stdout.contains("mAP@class  77.7778 (3 of 3 classes with a positive)"), "{}", r.stdout);
 }
 
+#[cfg(feature = "torch")]
 #[test]
 fn tch_backend_options_are_checked() {
     let d = tempfile::tempdir().unwrap();
@@ -200,7 +201,7 @@ fn tch_backend_options_are_checked() {
         twoway(&["eval", "--loss", "twoway", "--backend", "tch", "--device", "tpu", "--logits", &x, "--targets", &y]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("unknown device `tpu`"), "{}", r.stderr);
-    if !tch::Cuda::is_available() {
+    if !twoway_reproduce::tch::Cuda::is_available() {
         let r = twoway(&[
             "eval",
             "--loss",

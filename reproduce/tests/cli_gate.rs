@@ -1,6 +1,7 @@
 //! The reproduction pipeline end to end on the reduced embedded grid (`--grid embedded-ci`): the CI gate
 //! against the committed baseline (spec/baselines/embedded-ci.csv), the exit codes of `twoway diff`,
 //! repeatability for a fixed seed and thread count, and `--resume` after a killed run.
+#![cfg(feature = "torch")]
 
 mod common;
 use common::*;

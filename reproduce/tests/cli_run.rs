@@ -1,5 +1,6 @@
 //! `twoway run` with a grid file: every loss and way of the spec trains end to end (a one-epoch smoke
 //! recipe), result files carry what they promise, and bad grids, devices and data are clear errors.
+#![cfg(feature = "torch")]
 
 mod common;
 use common::*;
@@ -110,7 +111,7 @@ fn bad_grids_devices_and_data_are_clear_errors() {
     let (code, _, err) = twoway(&["run", "--grid", grid.to_str().unwrap(), "--out", o]);
     assert_eq!(code, 2);
     assert!(err.contains("has no ways"), "{err}");
-    if !tch::Cuda::is_available() {
+    if !twoway_reproduce::tch::Cuda::is_available() {
         let (code, _, err) = twoway(&["run", "--grid", "embedded-ci", "--device", "cuda:0", "--out", o]);
         assert_eq!(code, 2);
         assert!(err.contains("cuda:0"), "{err}");

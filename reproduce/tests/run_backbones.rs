@@ -2,6 +2,7 @@
 //! from a weight file (random torchvision weights here; the same code path as ImageNet's), records the
 //! file's sha256 in its configuration, and a run whose weights or datasets are missing stops before it
 //! reads anything, naming every missing file and the command that provides it.
+#![cfg(feature = "torch")]
 
 mod common;
 use common::*;

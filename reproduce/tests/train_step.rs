@@ -1,18 +1,22 @@
-//! twoway's training step equals PyTorch's: the same torchvision backbone with a new head, the same
-//! batches, the two-way loss and `torch.optim.SGD(nesterov=True, momentum=0.9, weight_decay=1e-4)` with the
-//! release recipe's two learning-rate groups, in float64 (tools/train_step_oracle.py). Two steps, so the
-//! momentum buffers are exercised; every parameter and BatchNorm running statistic after them, and each
-//! step's loss, within 1e-10. (The counts are torchvision's state_dict entries without `num_batches_tracked`.)
+//! twoway's training step equals PyTorch's as the release runs it: the same torchvision backbone with a new
+//! head, the same batches split over the release's 4 replicas (written out by hand in the oracle: one model
+//! copy per replica, gradients averaged, replica 0's BatchNorm buffers), the two-way loss, and
+//! `torch.optim.SGD(nesterov=True, momentum=0.9, weight_decay=1e-4)` over the learning-rate groups of the
+//! release's name rule (`fc.`), in float64 (tools/train_step_oracle.py). Two steps, so the momentum buffers
+//! are exercised; every parameter and BatchNorm running statistic after them, and each step's loss, within
+//! 1e-10. The same steps with one replica give other weights (the class way sees other batches), and the
+//! `new_head` rule is checked on DenseNet, whose head the release's rule leaves at the backbone's rate. (The counts are torchvision's state_dict entries without `num_batches_tracked`.)
+#![cfg(feature = "torch")]
 
 mod common;
 use common::*;
 
 use std::collections::BTreeMap;
-use tch::{Device, Kind, Tensor};
 use twoway_gpu::{MultiLabelLoss, Validation};
 use twoway_reference::AnyLoss;
 use twoway_reproduce::backbones::weights;
-use twoway_reproduce::train::Model;
+use twoway_reproduce::model::Model;
+use twoway_reproduce::tch::{Device, Kind, Tensor};
 use twoway_spec::{Backbone, LossParams, Spec};
 
 fn tensor_of(path: &std::path::Path) -> Tensor {
@@ -22,12 +26,35 @@ fn tensor_of(path: &std::path::Path) -> Tensor {
 }
 
 fn check(backbone: Backbone) -> usize {
+    check_with(backbone, &Spec::embedded().recipes["release"], &[])
+}
+
+fn read_state(path: &std::path::Path) -> BTreeMap<String, Tensor> {
+    Tensor::read_safetensors(path).unwrap().into_iter().filter(|(k, _)| !k.ends_with("num_batches_tracked")).collect()
+}
+
+/// The largest difference between two states, relative to the magnitude (at least 1), and where.
+fn worst(got: &std::collections::HashMap<String, Tensor>, want: &BTreeMap<String, Tensor>) -> (f64, String) {
+    let mut worst = (0f64, String::new());
+    for (name, w) in want {
+        let diff = (&got[name] - w).abs().max().double_value(&[]) / w.abs().max().double_value(&[]).max(1.0);
+        if diff > worst.0 {
+            worst = (diff, name.clone());
+        }
+    }
+    worst
+}
+
+fn check_with(backbone: Backbone, recipe: &twoway_spec::recipes::Recipe, extra: &[&str]) -> usize {
     let spec = Spec::embedded();
-    let recipe = &spec.recipes["release"];
-    let dir = tool_fixture("train_step_oracle.py", &["--backbone", backbone.as_str(), "--out", "{dir}"]);
+    let mut args = vec!["--backbone", backbone.as_str(), "--out", "{dir}"];
+    args.extend(extra);
+    let dir = tool_fixture("train_step_oracle.py", &args);
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
     let o = &recipe.optimizer;
+    assert_eq!(meta["replicas"], recipe.replicas);
+    assert_eq!(meta["head_rule"], serde_json::to_value(recipe.head_lr).unwrap());
     assert_eq!(meta["lr_head"], o.lr_head);
     assert_eq!(meta["backbone_lr_mult"], o.backbone_lr_mult);
     assert_eq!(meta["momentum"], o.momentum);
@@ -43,28 +70,20 @@ fn check(backbone: Backbone) -> usize {
     for k in 0..steps {
         let x = tensor_of(&dir.join(format!("x_{k}.npy")));
         let y = tensor_of(&dir.join(format!("y_{k}.npy")));
-        let v = model.step(recipe, &criterion, &x, &y, o.lr_head, false).unwrap();
+        let v = model.step(recipe, &criterion, &x, &y, o.lr_head).unwrap();
         let want = meta["losses"][k].as_f64().unwrap();
         assert!((v - want).abs() <= 1e-10 * want.abs().max(1.0), "{backbone} step {k}: loss {v} vs {want}");
     }
-    let want: BTreeMap<String, Tensor> = Tensor::read_safetensors(dir.join("final.safetensors"))
-        .unwrap()
-        .into_iter()
-        .filter(|(k, _)| !k.ends_with("num_batches_tracked"))
-        .collect();
+    let want = read_state(&dir.join("final.safetensors"));
     let got = model.vs.variables();
     assert_eq!(got.len(), want.len(), "{backbone}: variable count");
-    let mut worst = (0f64, String::new());
-    let mut compared = 0;
-    for (name, w) in &want {
-        let g = &got[name];
-        let diff = (g - w).abs().max().double_value(&[]) / w.abs().max().double_value(&[]).max(1.0);
-        if diff > worst.0 {
-            worst = (diff, name.clone());
-        }
-        compared += 1;
+    let (diff, name) = worst(&got, &want);
+    assert!(diff <= 1e-10, "{backbone}: `{name}` differs by {diff:e}");
+    if recipe.replicas > 1 {
+        let (diff, _) = worst(&got, &read_state(&dir.join("final_r1.safetensors")));
+        assert!(diff > 1e-6, "{backbone}: {} replicas gave the weights of one ({diff:e})", recipe.replicas);
     }
-    assert!(worst.0 <= 1e-10, "{backbone}: `{}` differs by {:e}", worst.1, worst.0);
+    let compared = want.len();
     // The step did move the weights: compared with the initial file, the head changed.
     let initial: BTreeMap<String, Tensor> =
         Tensor::read_safetensors(dir.join("initial.safetensors")).unwrap().into_iter().collect();
@@ -87,6 +106,14 @@ fn resnext50_step_equals_pytorch() {
 #[test]
 fn densenet169_step_equals_pytorch() {
     assert_eq!(check(Backbone::Densenet169), 846);
+}
+
+#[test]
+fn densenet169_step_with_the_new_head_rule_and_one_replica_equals_pytorch() {
+    let mut recipe = Spec::embedded().recipes["release"].clone();
+    recipe.head_lr = twoway_spec::recipes::HeadLr::NewHead;
+    recipe.replicas = 1;
+    assert_eq!(check_with(Backbone::Densenet169, &recipe, &["--head-rule", "new_head", "--replicas", "1"]), 846);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 use crate::error::SpecError;
 use crate::load::parse;
 use crate::{params_of, Backbone, Dataset, Loss, LossParams, Spec, Way};
+use std::collections::BTreeMap;
 
 /// One run of a grid: a loss (with its way and any hyper-parameter overrides), optionally restricted to
 /// some datasets / backbones.
@@ -41,6 +42,10 @@ pub struct Grid {
     pub backbones: Vec<Backbone>,
     pub seeds: Vec<u64>,
     pub runs: Vec<Run>,
+    /// Recipe keys swept over: every cell runs once per combination of values, each a variant with its
+    /// own configuration (e.g. `{batch_size: [32, 64, 128]}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sweep: BTreeMap<String, Vec<serde_yaml::Value>>,
 }
 
 /// One cell of a grid.
@@ -51,11 +56,44 @@ pub struct Cell {
     pub loss: Loss,
     pub params: LossParams,
     pub seed: u64,
+    /// The swept recipe keys and this cell's values of them (YAML text), in key order; empty without a sweep.
+    pub sweep: Vec<(String, String)>,
+}
+
+impl Cell {
+    /// The sweep values as a label, e.g. `batch_size=32` (`None` without a sweep).
+    pub fn variant(&self) -> Option<String> {
+        (!self.sweep.is_empty())
+            .then(|| self.sweep.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+    }
+}
+
+fn yaml_text(v: &serde_yaml::Value) -> String {
+    serde_yaml::to_string(v).map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
 impl Grid {
-    /// Every cell, in grid order (run, dataset, backbone, seed).
+    /// The combinations of the sweep's values, in key order (one empty combination without a sweep).
+    pub fn sweep_points(&self) -> Vec<Vec<(String, String)>> {
+        let mut points = vec![Vec::new()];
+        for (key, values) in &self.sweep {
+            points = points
+                .into_iter()
+                .flat_map(|p| {
+                    values.iter().map(move |v| {
+                        let mut q = p.clone();
+                        q.push((key.clone(), yaml_text(v)));
+                        q
+                    })
+                })
+                .collect();
+        }
+        points
+    }
+
+    /// Every cell, in grid order (run, dataset, backbone, sweep point, seed).
     pub fn cells(&self) -> Vec<Cell> {
+        let points = self.sweep_points();
         let mut out = Vec::new();
         for run in &self.runs {
             for d in &self.datasets {
@@ -66,14 +104,17 @@ impl Grid {
                     if run.backbones.as_ref().is_some_and(|bs| !bs.contains(b)) {
                         continue;
                     }
-                    for s in &self.seeds {
-                        out.push(Cell {
-                            dataset: *d,
-                            backbone: *b,
-                            loss: run.loss,
-                            params: run.loss_params(),
-                            seed: *s,
-                        });
+                    for point in &points {
+                        for s in &self.seeds {
+                            out.push(Cell {
+                                dataset: *d,
+                                backbone: *b,
+                                loss: run.loss,
+                                params: run.loss_params(),
+                                seed: *s,
+                                sweep: point.clone(),
+                            });
+                        }
                     }
                 }
             }
@@ -96,6 +137,17 @@ impl Grid {
                 "datasets, backbones, seeds and runs must each list at least one entry".into(),
             );
         }
+        let recipe = &spec.recipes[&g.recipe];
+        for (key, values) in &g.sweep {
+            if values.is_empty() {
+                return bad(format!("sweep.{key}"), "lists no value".into());
+            }
+            for v in values {
+                if let Err(e) = recipe.with_override(key, &yaml_text(v)) {
+                    return bad(format!("sweep.{key}"), format!("{e}"));
+                }
+            }
+        }
         for (i, r) in g.runs.iter().enumerate() {
             if r.way.is_some() && !r.loss.has_ways() {
                 return bad(format!("runs[{i}].way"), format!("`{}` has no ways", r.loss));
@@ -111,10 +163,11 @@ impl Grid {
 }
 
 /// The grids that ship with the spec, by name.
-pub const BUILTIN: [(&str, &str); 3] = [
+pub const BUILTIN: [(&str, &str); 4] = [
     ("embedded", include_str!("../grids/embedded.yaml")),
     ("embedded-ci", include_str!("../grids/embedded-ci.yaml")),
     ("paper", include_str!("../grids/paper.yaml")),
+    ("batch-size", include_str!("../grids/batch-size.yaml")),
 ];
 
 /// A built-in grid by name.
@@ -134,6 +187,18 @@ mod tests {
         assert_eq!(cells("embedded-ci").len(), 3);
         // 4 x 4 x 5 main cells + 4 ablation cells (MS-COCO, ResNet50).
         assert_eq!(cells("paper").len(), 84);
+        // 3 losses x 5 batch sizes.
+        let sweep = cells("batch-size");
+        assert_eq!(sweep.len(), 15);
+        assert_eq!(sweep[0].variant().as_deref(), Some("batch_size=16"));
+        let e = Grid::parse(
+            "g.yaml",
+            "description: x\nrecipe: embedded\ndatasets: [embedded]\nbackbones: [tiny]\nseeds: [0]\nruns: [{loss: bce}]\nsweep: {batch_size: [64, 0]}\n",
+            spec,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("sweep.batch_size") && e.contains("batch_size=0"), "{e}");
         let e = Grid::parse(
             "g.yaml",
             "description: x\nrecipe: nope\ndatasets: [coco]\nbackbones: [tiny]\nseeds: [0]\nruns: [{loss: bce}]\n",

@@ -13,6 +13,7 @@ pub mod losses;
 pub mod paper;
 pub mod recipes;
 pub mod registry;
+pub mod stats;
 pub mod vectors;
 
 pub use error::{Location, SpecError};

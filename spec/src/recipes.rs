@@ -14,6 +14,12 @@ pub struct Recipe {
     pub epochs: usize,
     pub batch_size: usize,
     pub drop_last: bool,
+    /// Data-parallel replicas of one optimisation step: each computes BatchNorm statistics and the loss (the
+    /// class way compares the samples of its batch) over its `batch_size / replicas` samples, and their
+    /// gradients are averaged.
+    pub replicas: usize,
+    /// Which parameters train at the head's learning rate.
+    pub head_lr: HeadLr,
     pub optimizer: Optimizer,
     pub schedule: Schedule,
     pub precision: Precision,
@@ -66,12 +72,39 @@ pub struct Schedule {
     pub per: SchedulePer,
 }
 
+/// The rule that picks the parameters trained at `lr_head`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadLr {
+    /// The release's rule: parameters whose name contains `fc.` (so DenseNet's new `classifier` head trains
+    /// at the backbone's rate).
+    Release,
+    /// The newly initialised Linear head, whatever its name.
+    NewHead,
+}
+
+/// The kind of the forward pass on CUDA (on CPU it is always f32).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ForwardPrecision {
-    /// Mixed precision on CUDA (bf16 autocast), f32 on CPU.
-    Autocast,
+    /// CUDA autocast in f16 (the release's `torch.cuda.amp.autocast()`).
+    F16,
+    /// CUDA autocast in bf16.
+    Bf16,
     F32,
+}
+
+/// Dynamic loss scaling (the release's `GradScaler`): the loss is multiplied by `scale` before backward and
+/// the gradients divided by it; a step whose gradients hold inf or NaN is skipped and the scale multiplied
+/// by `backoff_factor`; after `growth_interval` steps in a row without, it is multiplied by
+/// `growth_factor`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossScaling {
+    pub init_scale: f64,
+    pub growth_factor: f64,
+    pub backoff_factor: f64,
+    pub growth_interval: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -85,6 +118,9 @@ pub enum LossPrecision {
 pub struct Precision {
     pub forward: ForwardPrecision,
     pub loss: LossPrecision,
+    /// Dynamic loss scaling, when set (used on CUDA with an f16 forward pass; without effect otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scaling: Option<LossScaling>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -158,12 +194,43 @@ pub(crate) fn load_recipes(file: &str, text: &str) -> Result<BTreeMap<String, Re
         return Err(SpecError::invalid(file, "release", "missing the authors' release recipe"));
     }
     for (name, r) in &map {
-        let bad = |field: &str, rule: &str| Err(SpecError::invalid(file, format!("{name}.{field}"), rule.to_string()));
+        r.check(file, &format!("{name}."))?;
+    }
+    Ok(map)
+}
+
+/// Parses a recipe file (one recipe, the fields of an entry of `recipes.yaml`) and checks it.
+pub fn parse_recipe(file: &str, text: &str) -> Result<Recipe, SpecError> {
+    let r: Recipe = parse(file, text).map_err(|e| e.with_line_from(text))?;
+    r.check(file, "")?;
+    Ok(r)
+}
+
+impl Recipe {
+    /// Checks the recipe's values; errors name `file` and the field (prefixed with `prefix`).
+    pub fn check(&self, file: &str, prefix: &str) -> Result<(), SpecError> {
+        let r = self;
+        let bad = |field: &str, rule: &str| Err(SpecError::invalid(file, format!("{prefix}{field}"), rule.to_string()));
         if r.epochs == 0 {
             return bad("epochs", "must be at least 1");
         }
         if r.batch_size == 0 {
             return bad("batch_size", "must be at least 1");
+        }
+        if r.replicas == 0 || !r.batch_size.is_multiple_of(r.replicas) {
+            return bad("replicas", "must be at least 1 and divide batch_size");
+        }
+        if let Some(ls) = &r.precision.loss_scaling {
+            let scale_ok = ls.init_scale.is_finite() && ls.init_scale > 0.0;
+            let growth_ok = ls.growth_factor.is_finite() && ls.growth_factor >= 1.0;
+            let backoff_ok = 0.0 < ls.backoff_factor && ls.backoff_factor < 1.0;
+            let valid = scale_ok && growth_ok && backoff_ok && ls.growth_interval > 0;
+            if !valid {
+                return bad(
+                    "precision.loss_scaling",
+                    "needs init_scale > 0, growth_factor >= 1, 0 < backoff_factor < 1 and growth_interval >= 1",
+                );
+            }
         }
         let o = &r.optimizer;
         if !(o.lr_head.is_finite() && o.lr_head > 0.0) {
@@ -194,6 +261,74 @@ pub(crate) fn load_recipes(file: &str, text: &str) -> Result<BTreeMap<String, Re
         if r.source == Source::Ours && r.reason.as_deref().unwrap_or("").trim().is_empty() {
             return bad("reason", "source `ours` must give its reason");
         }
+        Ok(())
     }
-    Ok(map)
+}
+
+impl Recipe {
+    /// This recipe with the dotted `key` (e.g. `batch_size`, `optimizer.lr_head`,
+    /// `precision.loss_scaling.growth_interval`) set to `value` (YAML: a number, `true`, a word, `[1, 2]`,
+    /// `null` to unset an optional key), checked against the recipe's schema and rules. Errors name the key.
+    pub fn with_override(&self, key: &str, value: &str) -> Result<Recipe, SpecError> {
+        let at = format!("--set {key}={value}");
+        let bad = |message: String| SpecError::invalid(&at, key, message);
+        let parsed: serde_json::Value =
+            serde_yaml::from_str(value).map_err(|e| bad(format!("`{value}` is not a YAML value: {e}")))?;
+        let mut doc = serde_json::to_value(self).expect("a recipe serialises");
+        let parts: Vec<&str> = key.split('.').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(bad("not a dotted recipe key".into()));
+        }
+        let mut node = &mut doc;
+        for (i, part) in parts.iter().enumerate() {
+            let serde_json::Value::Object(map) = node else {
+                return Err(bad(format!("`{}` is not a section of the recipe", parts[..i].join("."))));
+            };
+            if i + 1 == parts.len() {
+                if parsed.is_null() {
+                    map.remove(*part);
+                } else {
+                    map.insert(part.to_string(), parsed.clone());
+                }
+                break;
+            }
+            node = map
+                .get_mut(*part)
+                .ok_or_else(|| bad(format!("the recipe has no section `{}`", parts[..=i].join("."))))?;
+        }
+        let r: Recipe = serde_json::from_value(doc).map_err(|e| bad(format!("{e}")))?;
+        r.check(&at, "")?;
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Spec;
+
+    #[test]
+    fn overrides_set_recipe_keys_and_refuse_unknown_ones() {
+        let release = &Spec::embedded().recipes["release"];
+        let r = release.with_override("batch_size", "256").unwrap().with_override("replicas", "2").unwrap();
+        assert_eq!((r.batch_size, r.replicas), (256, 2));
+        let r = release.with_override("optimizer.lr_head", "0.02").unwrap();
+        assert_eq!(r.optimizer.lr_head, 0.02);
+        let r = release.with_override("max_train_samples", "100").unwrap();
+        assert_eq!(r.max_train_samples, Some(100));
+        let r = r.with_override("max_train_samples", "null").unwrap();
+        assert_eq!(r.max_train_samples, None);
+        let r = release.with_override("head_lr", "new_head").unwrap();
+        assert_eq!(r.head_lr, super::HeadLr::NewHead);
+        for (key, value, want) in [
+            ("batch_szie", "3", "unknown field `batch_szie`"),
+            ("optimizer.nesterov", "maybe", "expected a boolean"),
+            ("replicas", "3", "must be at least 1 and divide batch_size"),
+            ("optimiser.lr_head", "1", "no section `optimiser`"),
+            ("epochs.x", "1", "`epochs` is not a section"),
+            ("head_lr", "sometimes", "unknown variant `sometimes`"),
+        ] {
+            let e = release.with_override(key, value).unwrap_err().to_string();
+            assert!(e.contains(&format!("--set {key}={value}")) && e.contains(want), "{key}: {e}");
+        }
+    }
 }

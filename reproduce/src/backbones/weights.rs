@@ -182,29 +182,7 @@ pub fn load(vs: &nn::VarStore, path: &Path, skip: Option<&str>) -> Result<()> {
 
 /// SHA-256 (hex) of a file, streamed.
 pub fn sha256(path: &Path) -> Result<String> {
-    use sha2::Digest;
-    let mut f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).with_context(|| format!("{}: cannot read", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// Where a backbone's weights are looked up: `<dir>/<backbone>.safetensors`, with `dir` the
-/// `--weights-dir` or `<data root>/weights`.
-pub fn default_path(dir: &Path, backbone: twoway_spec::Backbone) -> PathBuf {
-    dir.join(format!("{backbone}.safetensors"))
-}
-
-/// The command that writes a backbone's weight file (on a machine with internet access).
-pub fn export_command(backbone: twoway_spec::Backbone, out: &Path) -> String {
-    format!(".venv/bin/python tools/export_torchvision.py --backbone {backbone} --out {}", out.display())
+    crate::io::sha256_file(path)
 }
 
 #[cfg(test)]

@@ -237,6 +237,46 @@ pub fn check_files(split: &Split) -> Result<()> {
     Ok(())
 }
 
+/// What identifies a dataset's contents for a run's configuration: the embedded generator's version and
+/// parameters, or the SHA-256 of every annotation file of the protocol's splits (and the vocabulary file).
+/// Two runs with equal fingerprints read the same labels.
+pub fn fingerprint(spec: &Spec, dataset: Dataset, root: &Path) -> Result<serde_json::Value> {
+    if dataset == Dataset::Embedded {
+        return Ok(serde_json::json!({"generator": embedded::VERSION, "spec": embedded_spec(spec)}));
+    }
+    let d = &spec.datasets[&dataset];
+    let dir = root.join(dataset.as_str());
+    let mut files: Vec<PathBuf> = Vec::new();
+    for split in [&d.protocol.train, &d.protocol.eval] {
+        for a in &d.splits[split].annotations {
+            let p = dir.join(a);
+            if p.is_dir() {
+                let mut inner: Vec<PathBuf> =
+                    std::fs::read_dir(&p)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>()?;
+                inner.retain(|f| f.extension().is_some_and(|e| e == "json"));
+                inner.sort();
+                files.extend(inner);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    for extra in ["attributes.tsv", "data/attribute_index.json"] {
+        if dir.join(extra).is_file() {
+            files.push(dir.join(extra));
+        }
+    }
+    let hashes = files
+        .par_iter()
+        .map(|f| {
+            let rel = f.strip_prefix(&dir).unwrap_or(f).display().to_string();
+            crate::io::sha256_file(f).map(|h| (rel, serde_json::Value::String(h)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let hashes: serde_json::Map<String, serde_json::Value> = hashes.into_iter().collect();
+    Ok(serde_json::json!({"dataset": dataset, "files": hashes}))
+}
+
 /// The train and eval splits of `dataset`'s protocol under `root`, their image files checked to exist.
 pub fn load(spec: &Spec, dataset: Dataset, root: &Path, progress: bool) -> Result<(Split, Split)> {
     let p = &spec.datasets[&dataset].protocol;

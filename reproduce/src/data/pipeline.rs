@@ -80,6 +80,15 @@ pub struct Batch {
     meter: Arc<Meter>,
 }
 
+impl Batch {
+    /// The images as an N x 3 x side x side f32 tensor on `device`.
+    #[cfg(feature = "torch")]
+    pub fn tensor(&self, device: tch::Device) -> tch::Tensor {
+        let side = self.side as i64;
+        tch::Tensor::from_slice(&self.images).view([self.samples.len() as i64, 3, side, side]).to_device(device)
+    }
+}
+
 impl Drop for Batch {
     fn drop(&mut self) {
         self.meter.sub(self.images.len() * 4);

@@ -1,0 +1,169 @@
+//! The claims over several seeds: each claim re-derived from each seed's results alone ("holds in k of n
+//! seeds"), and, for each "Ours is best" claim, a paired t-test of Ours against the best baseline.
+//!
+//! Why a paired t-test: the runs of one seed share their data order, augmentation draws and head
+//! initialisation across losses, so the per-seed difference Ours − baseline removes what the seed does to
+//! both; the t-test on those differences is the standard small-sample test of a mean difference (it assumes
+//! the differences are roughly normal, which a handful of seeds cannot check; with fewer than two seeds no
+//! test is made). It is two-sided: it asks whether the gap is distinguishable from zero, in either
+//! direction.
+
+use crate::results::ResultFile;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+use twoway_spec::claims::{self, Cell};
+use twoway_spec::stats::{paired_t, PairedT};
+use twoway_spec::{Backbone, CellKey, Dataset, Loss, Metric, Spec};
+
+/// How often one statement held over the seeds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Count {
+    pub text: String,
+    pub holds: usize,
+    pub seeds: usize,
+}
+
+/// Ours against the best baseline (by mean) in one column and metric.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Paired {
+    pub dataset: Dataset,
+    pub backbone: Backbone,
+    pub metric: Metric,
+    pub baseline: Loss,
+    /// Per seed: (seed, Ours − baseline).
+    pub differences: Vec<(u64, f64)>,
+    /// The test; `None` with fewer than two seeds.
+    pub test: Option<PairedT>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SeedClaims {
+    pub seeds: Vec<u64>,
+    pub counts: Vec<Count>,
+    pub paired: Vec<Paired>,
+}
+
+/// The claims of `results` per seed (sweep variants left out).
+pub fn derive(spec: &Spec, results: &[(PathBuf, ResultFile)]) -> SeedClaims {
+    let mut by_seed: BTreeMap<u64, Vec<Cell>> = BTreeMap::new();
+    for (_, r) in results.iter().filter(|(_, r)| r.cell.variant.is_none()) {
+        for m in Metric::ALL {
+            if let Some(v) = r.metric(*m) {
+                by_seed.entry(r.cell.seed).or_default().push(Cell { key: r.cell.key(*m), value: v });
+            }
+        }
+    }
+    let seeds: Vec<u64> = by_seed.keys().copied().collect();
+    // Each statement of each seed's claims, by its text.
+    let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut tally = |text: String, holds: bool| {
+        let e = counts.entry(text).or_insert((0, 0));
+        e.0 += usize::from(holds);
+        e.1 += 1;
+    };
+    for cells in by_seed.values() {
+        let c = claims::derive(cells, |l| spec.main_way(l));
+        let columns: BTreeSet<(Dataset, Backbone)> = cells
+            .iter()
+            .filter(|x| x.key.loss == Loss::Twoway && x.key.way == spec.main_way(Loss::Twoway))
+            .map(|x| (x.key.dataset, x.key.backbone))
+            .collect();
+        for b in &c.best {
+            for (d, bb) in &columns {
+                let others = cells.iter().any(|x| {
+                    x.key.dataset == *d
+                        && x.key.backbone == *bb
+                        && x.key.loss != Loss::Twoway
+                        && x.key.metric == b.metric
+                });
+                if others {
+                    let lost = b.exceptions.iter().any(|e| e.dataset == *d && e.backbone == *bb);
+                    tally(format!("{}/{}: Ours is best on {}", d.label(), bb.label(), b.metric.label()), !lost);
+                }
+            }
+        }
+        for w in &c.ways {
+            for s in &w.statements {
+                let text =
+                    format!("{}/{}, ways of {}: {}", w.dataset.label(), w.backbone.label(), w.loss.label(), s.text);
+                tally(text, s.holds);
+            }
+        }
+    }
+    let counts = counts.into_iter().map(|(text, (holds, seeds))| Count { text, holds, seeds }).collect();
+
+    // Paired tests: per column and metric, Ours against the baseline with the best mean.
+    let value = |key: &CellKey, seed: u64| by_seed.get(&seed)?.iter().find(|c| c.key == *key).map(|c| c.value);
+    let key = |d, b, loss: Loss, metric| CellKey { dataset: d, backbone: b, loss, way: spec.main_way(loss), metric };
+    let mut paired = Vec::new();
+    let columns: BTreeSet<(Dataset, Backbone)> =
+        by_seed.values().flatten().map(|c| (c.key.dataset, c.key.backbone)).collect();
+    for (d, b) in columns {
+        for metric in Metric::ALL {
+            let ours = key(d, b, Loss::Twoway, *metric);
+            let mean = |k: &CellKey| {
+                let v: Vec<f64> = seeds.iter().filter_map(|s| value(k, *s)).collect();
+                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+            };
+            if mean(&ours).is_none() {
+                continue;
+            }
+            let best = Loss::ALL
+                .iter()
+                .filter(|l| **l != Loss::Twoway)
+                .filter_map(|l| mean(&key(d, b, *l, *metric)).map(|m| (*l, m)))
+                .max_by(|x, y| x.1.total_cmp(&y.1));
+            let Some((baseline, _)) = best else { continue };
+            let other = key(d, b, baseline, *metric);
+            let differences: Vec<(u64, f64)> =
+                seeds.iter().filter_map(|s| Some((*s, value(&ours, *s)? - value(&other, *s)?))).collect();
+            let test = paired_t(&differences.iter().map(|x| x.1).collect::<Vec<_>>());
+            paired.push(Paired { dataset: d, backbone: b, metric: *metric, baseline, differences, test });
+        }
+    }
+    SeedClaims { seeds, counts, paired }
+}
+
+impl fmt::Display for SeedClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seeds: Vec<String> = self.seeds.iter().map(u64::to_string).collect();
+        writeln!(f, "Per seed ({} seed(s): {}):", self.seeds.len(), seeds.join(", "))?;
+        for c in &self.counts {
+            writeln!(f, "  {}: holds in {} of {} seed(s)", c.text, c.holds, c.seeds)?;
+        }
+        writeln!(f, "Ours against the best baseline, paired over seeds (two-sided paired t-test of Ours − baseline):")?;
+        for p in &self.paired {
+            let head = format!(
+                "  {}/{} {}: Ours − {}",
+                p.dataset.label(),
+                p.backbone.label(),
+                p.metric.label(),
+                p.baseline.label()
+            );
+            match &p.test {
+                None => {
+                    let d = p.differences.first().map_or("n/a".to_string(), |d| format!("{:+.2}", d.1));
+                    writeln!(f, "{head} = {d} on {} seed(s): no test below two seeds", p.differences.len())?;
+                }
+                Some(t) => {
+                    let verdict = if t.p < 0.05 {
+                        if t.mean > 0.0 {
+                            "Ours is better (p < 0.05)"
+                        } else {
+                            "the baseline is better (p < 0.05)"
+                        }
+                    } else {
+                        "not distinguishable from 0 at the 0.05 level"
+                    };
+                    writeln!(
+                        f,
+                        "{head} = {:+.2} ± {:.2} over {} seeds, 95% CI [{:+.2}, {:+.2}], t({}) = {:.2}, p = {:.3}: {verdict}",
+                        t.mean, t.sd, t.n, t.ci95.0, t.ci95.1, t.df, t.t, t.p
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

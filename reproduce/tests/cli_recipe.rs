@@ -1,0 +1,184 @@
+//! Recipes at run time: `--set KEY=VALUE` overrides (accepted for recipe keys, refused with the key named),
+//! grid sweeps (one result per value, left out of the paper's tables, plotted), several seeds (mean ± sd in
+//! the table, claims per seed with a paired test), and an exact gate (a rerun passes `twoway diff
+//! --tolerance 0` against its own table CSV).
+#![cfg(feature = "torch")]
+
+mod common;
+use common::*;
+
+use std::path::Path;
+
+const SEEDS: &str = "description: three losses on three seeds, one epoch
+recipe: embedded-smoke
+datasets: [embedded]
+backbones: [tiny]
+seeds: [1, 2, 3]
+runs:
+  - {loss: twoway, way: both}
+  - {loss: softmax, way: sample}
+  - {loss: bce}
+";
+
+fn run(grid: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let root = data_root();
+    let mut args = vec!["run", "--grid", grid.to_str().unwrap(), "--out", out.to_str().unwrap(), "--threads", "2"];
+    args.extend(["--data-root", root.to_str().unwrap()]);
+    args.extend(extra);
+    twoway(&args)
+}
+
+#[test]
+fn set_overrides_recipe_keys_and_refuses_unknown_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = tmp.path().join("g.yaml");
+    std::fs::write(
+        &grid,
+        SEEDS
+            .replace("seeds: [1, 2, 3]", "seeds: [1]")
+            .replace("  - {loss: softmax, way: sample}\n  - {loss: bce}\n", ""),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let (code, _, stderr) = run(&grid, &out, &["--set", "batch_size=16", "--set", "optimizer.lr_head=0.05"]);
+    assert_eq!(code, 0, "{stderr}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("embedded/tiny/twoway-both/seed1.json")).unwrap())
+            .unwrap();
+    let recipe = &r["config"]["recipe"]["recipe"];
+    assert_eq!(recipe["batch_size"], 16);
+    assert_eq!(recipe["optimizer"]["lr_head"], 0.05);
+    for (set, want) in [
+        ("batch_sise=16", "unknown field `batch_sise`"),
+        ("replicas=3", "must be at least 1 and divide batch_size"),
+        ("optimizer.nesterov=perhaps", "expected a boolean"),
+        ("batch_size", "expected KEY=VALUE"),
+    ] {
+        let other = tmp.path().join("other");
+        let (code, _, stderr) = run(&grid, &other, &["--set", set]);
+        assert_eq!(code, 2, "{set}: {stderr}");
+        assert!(stderr.contains(want) && stderr.contains(set.split('=').next().unwrap()), "{set}: {stderr}");
+        assert!(!other.exists(), "{set}: results written");
+    }
+    // A recipe the spec does not have, and a recipe file.
+    let (code, _, stderr) = run(&grid, &tmp.path().join("x"), &["--recipe", "nonesuch"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unknown recipe `nonesuch`") && stderr.contains("embedded-smoke"), "{stderr}");
+    let spec = twoway_spec::Spec::embedded();
+    let mut recipe = spec.recipes["embedded-smoke"].clone();
+    recipe.epochs = 2;
+    let file = tmp.path().join("two-epochs.yaml");
+    std::fs::write(&file, serde_yaml::to_string(&recipe).unwrap()).unwrap();
+    let out2 = tmp.path().join("out2");
+    let (code, _, stderr) = run(&grid, &out2, &["--recipe", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("embedded/tiny/twoway-both/seed1.json")).unwrap())
+            .unwrap();
+    assert_eq!(r["epochs"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn seeds_give_mean_and_sd_claims_per_seed_and_an_exact_gate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = tmp.path().join("g.yaml");
+    std::fs::write(&grid, SEEDS).unwrap();
+    let out = tmp.path().join("out");
+    let (code, _, stderr) = run(&grid, &out, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let o = out.to_str().unwrap();
+    // The table: mean ± sd (3).
+    let (code, table, _) = twoway(&["table", "--results", o, "--datasets", "embedded"]);
+    assert_eq!(code, 0);
+    assert!(table.contains(" ± ") && table.contains("(3)"), "{table}");
+    // The CSV keeps full precision, sd and n; its mean is the mean of the three result files.
+    let (code, csv, _) = twoway(&["table", "--all", "--results", o, "--datasets", "embedded", "--format", "csv"]);
+    assert_eq!(code, 0);
+    assert!(csv.starts_with("dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n\n"), "{csv}");
+    let line = csv.lines().find(|l| l.starts_with("embedded,tiny,bce,,map_class,")).unwrap();
+    let f: Vec<&str> = line.split(',').collect();
+    let values: Vec<f64> = (1..=3)
+        .map(|s| {
+            let p = out.join(format!("embedded/tiny/bce/seed{s}.json"));
+            let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+            r["metrics"]["map_class"].as_f64().unwrap()
+        })
+        .collect();
+    let mean = values.iter().sum::<f64>() / 3.0;
+    let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+    assert!((f[6].parse::<f64>().unwrap() - mean).abs() <= 1e-12 * mean, "{line} vs {mean}");
+    assert!((f[8].parse::<f64>().unwrap() - sd).abs() <= 1e-9 * sd.max(1e-9), "{line} vs {sd}");
+    assert_eq!(f[9], "3");
+    // An identical rerun passes the gate at tolerance 0 against its own CSV.
+    let baseline = tmp.path().join("baseline.csv");
+    std::fs::write(&baseline, &csv).unwrap();
+    let again = tmp.path().join("again");
+    let (code, _, stderr) = run(&grid, &again, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, report, err) = twoway(&[
+        "diff",
+        "--results",
+        again.to_str().unwrap(),
+        "--against",
+        baseline.to_str().unwrap(),
+        "--tolerance",
+        "0",
+    ]);
+    assert_eq!(code, 0, "{report}{err}");
+    assert!(report.contains("passed: 6 cell(s)"), "{report}");
+    // Raised by 1.5 sd: fails at tolerance 0, passes with --tolerance-sd 2.
+    let raised_value = mean + 1.5 * sd;
+    let raised = csv.replace(line, &line.replace(f[6], &raised_value.to_string()));
+    let raised_path = tmp.path().join("raised.csv");
+    std::fs::write(&raised_path, raised).unwrap();
+    let gate = |extra: &[&str]| {
+        let mut args = vec!["diff", "--results", o, "--against", raised_path.to_str().unwrap(), "--tolerance", "0"];
+        args.extend(extra);
+        twoway(&args).0
+    };
+    assert_eq!(gate(&[]), 1);
+    assert_eq!(gate(&["--tolerance-sd", "2"]), 0);
+    assert_eq!(gate(&["--tolerance-sd", "1"]), 1);
+    // Claims per seed, and the paired test of Ours against the best baseline on each metric.
+    let (code, claims, _) = twoway(&["claims", "--results", o]);
+    assert_eq!(code, 0);
+    assert!(claims.contains("Per seed (3 seed(s): 1, 2, 3)"), "{claims}");
+    assert!(claims.contains("Embedded/Tiny: Ours is best on mAP@class: holds in"), "{claims}");
+    assert!(claims.matches("over 3 seeds, 95% CI").count() == 2, "{claims}");
+    let (code, json, _) = twoway(&["claims", "--results", o, "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let paired = v["per_seed"]["paired"].as_array().unwrap();
+    assert_eq!(paired.len(), 2);
+    for p in paired {
+        let d: Vec<f64> = p["differences"].as_array().unwrap().iter().map(|x| x[1].as_f64().unwrap()).collect();
+        let m = d.iter().sum::<f64>() / 3.0;
+        assert!((p["test"]["mean"].as_f64().unwrap() - m).abs() < 1e-12);
+        let p_value = p["test"]["p"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p_value));
+    }
+}
+
+#[test]
+fn a_sweep_runs_each_value_and_stays_out_of_the_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = tmp.path().join("g.yaml");
+    let text = SEEDS.replace("seeds: [1, 2, 3]", "seeds: [1]").replace("  - {loss: softmax, way: sample}\n", "")
+        + "sweep:\n  batch_size: [16, 32]\n";
+    std::fs::write(&grid, text).unwrap();
+    let out = tmp.path().join("out");
+    let (code, stdout, stderr) = run(&grid, &out, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("(4 cells)"), "{stdout}");
+    for cell in ["twoway-both/batch_size=16", "twoway-both/batch_size=32", "bce/batch_size=16", "bce/batch_size=32"] {
+        let p = out.join(format!("embedded/tiny/{cell}/seed1.json"));
+        let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let bs: usize = cell.rsplit('=').next().unwrap().parse().unwrap();
+        assert_eq!(r["config"]["recipe"]["recipe"]["batch_size"], bs, "{cell}");
+        assert_eq!(r["cell"]["variant"], format!("batch_size={bs}"));
+    }
+    assert!(out.join("plots/sweep_batch_size.png").exists());
+    // Only variants: no cell of the paper's tables.
+    let (code, _, stderr) = twoway(&["table", "--results", out.to_str().unwrap(), "--datasets", "embedded"]);
+    assert_eq!(code, 2, "{stderr}");
+}
