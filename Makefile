@@ -16,7 +16,7 @@ TWOWAY := target/release/twoway
 LITE_TARGET := target/torch-free
 TWOWAY_LITE := $(LITE_TARGET)/release/twoway
 
-.PHONY: setup build build-lite test test-big reproduce bench fmt lint clean-venv
+.PHONY: setup build build-lite test test-big reproduce paper-smoke bench fmt lint clean-venv
 
 ## setup: project-local venv with torch==$(TORCH_VERSION) (libtorch for tch) and the Python tools. Idempotent.
 setup: $(STAMP)
@@ -65,6 +65,29 @@ reproduce: build
 	$(TWOWAY) claims --results $(RESULTS)
 	@echo
 	@echo "results: $(RESULTS)/ (one JSON per cell); plots: $(RESULTS)/plots/"
+
+SMOKE := target/paper-smoke
+SMOKE_BACKBONES := resnet50 resnext50_32x4d densenet169 regnety_32gf
+
+$(SMOKE)/data/.done: | build
+	$(TWOWAY) data fixtures --out $(SMOKE)/data --samples 24
+	@touch $@
+
+$(SMOKE)/weights/%.safetensors: tools/export_torchvision.py | setup
+	$(VENV)/bin/python tools/export_torchvision.py --backbone $* --random-init --out $@
+
+## paper-smoke: all 84 cells of the paper's grid on fixtures in the datasets' own layouts and random-init
+## torchvision weights (the `smoke` recipe: the release recipe on 32-px images, two iterations a cell),
+## then the 168-number table, the claims and the gate against the published numbers (which fails, as it
+## must on random weights: the smoke checks that it runs). Fixtures and weights are made once.
+paper-smoke: build $(SMOKE)/data/.done $(foreach b,$(SMOKE_BACKBONES),$(SMOKE)/weights/$(b).safetensors)
+	rm -rf $(SMOKE)/results
+	time $(TWOWAY) run --grid paper --recipe smoke --data-root $(SMOKE)/data --weights-dir $(SMOKE)/weights \
+	  --out $(SMOKE)/results --threads 2
+	$(TWOWAY) table --all --results $(SMOKE)/results
+	$(TWOWAY) claims --results $(SMOKE)/results
+	$(TWOWAY) diff --against published --results $(SMOKE)/results || test $$? -eq 1
+	$(TWOWAY) status --out $(SMOKE)/results
 
 ## bench: criterion benchmarks, then the Python peers timed in the same run, and the ratios.
 bench: build build-lite

@@ -39,6 +39,12 @@ pub enum Command {
     Map(crate::eval::MapArgs),
     /// Validate a copy of the spec files (spec/data) and report the first problem.
     Spec(SpecArgs),
+    /// What a results folder holds: finished cells by dataset and backbone, wall time per backbone.
+    Status {
+        /// The results folder (of `twoway run --out`).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// List the backbones, or run a weight file's network forward (to check it against torchvision).
     #[command(subcommand)]
     Backbone(crate::backbone_cmd::BackboneCommand),
@@ -239,6 +245,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             }
         }
         Command::Data(c) => crate::data::commands::run(c, out)?,
+        Command::Status { out: dir } => write!(out, "{}", crate::status::report(&dir)?)?,
         #[cfg(feature = "torch")]
         Command::Backbone(crate::backbone_cmd::BackboneCommand::Forward(a)) => crate::backbones::cmd::forward(&a, out)?,
         #[cfg(feature = "torch")]
@@ -312,8 +319,10 @@ fn diff_command(spec: &Spec, a: &DiffArgs, out: &mut dyn Write) -> Result<ExitCo
             if failed.is_empty() {
                 writeln!(out, "\npassed: {} cell(s) within {} point(s) of `{}`", rows.len(), a.tolerance, a.against)?;
             } else {
+                // The first 20 by name (the table above lists them all).
                 let names: Vec<String> = failed
                     .iter()
+                    .take(20)
                     .map(|r| {
                         let k = &r.key;
                         let way = k.way.map(|w| format!("/{w}")).unwrap_or_default();
@@ -328,6 +337,8 @@ fn diff_command(spec: &Spec, a: &DiffArgs, out: &mut dyn Write) -> Result<ExitCo
                     a.against,
                     a.tolerance,
                     names.join(", ")
+                        + if failed.len() > 20 { format!(", and {} more", failed.len() - 20) } else { String::new() }
+                            .as_str()
                 )?;
             }
         }

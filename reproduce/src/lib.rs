@@ -20,6 +20,7 @@ pub mod run;
 pub mod runner;
 pub mod scaler;
 pub mod seeds;
+pub mod status;
 pub mod table;
 #[cfg(feature = "torch")]
 pub mod train;
