@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a grid of (dataset, backbone, loss, way, seed) cells: train, evaluate, write one result per cell.
     Run(crate::run::RunArgs),
+    /// Write (and with --submit, submit) a grid as a SLURM job array, one cell per task, plus a collector job.
+    Slurm(Box<crate::run::SlurmArgs>),
     /// Print the paper's results table: published numbers, and reproduced ones with --results.
     Table(TableArgs),
     /// Compare reproduced results with a baseline; exit 1 when a cell drops below it (the CI gate).
@@ -44,6 +46,9 @@ pub enum Command {
         /// The results folder (of `twoway run --out`).
         #[arg(long)]
         out: PathBuf,
+        /// Seconds after which a claim whose heartbeat stopped (another host) counts as stale.
+        #[arg(long, default_value_t = 600)]
+        lease: u64,
     },
     /// List the backbones, or run a weight file's network forward (to check it against torchvision).
     #[command(subcommand)]
@@ -161,6 +166,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Run(a) => crate::runner::run(&a, out)?,
         #[cfg(not(feature = "torch"))]
         Command::Run(_) => return Err(needs_torch("twoway run")),
+        #[cfg(feature = "torch")]
+        Command::Slurm(s) => crate::slurm::slurm(&s, out)?,
+        #[cfg(not(feature = "torch"))]
+        Command::Slurm(_) => return Err(needs_torch("twoway slurm")),
         Command::Table(a) => {
             let cells = summaries(&a.results)?;
             let views = if a.all {
@@ -245,7 +254,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             }
         }
         Command::Data(c) => crate::data::commands::run(c, out)?,
-        Command::Status { out: dir } => write!(out, "{}", crate::status::report(&dir)?)?,
+        Command::Status { out: dir, lease } => {
+            write!(out, "{}", crate::status::report(&dir, std::time::Duration::from_secs(lease))?)?
+        }
         #[cfg(feature = "torch")]
         Command::Backbone(crate::backbone_cmd::BackboneCommand::Forward(a)) => crate::backbones::cmd::forward(&a, out)?,
         #[cfg(feature = "torch")]

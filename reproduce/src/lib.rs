@@ -4,6 +4,9 @@
 pub mod backbone_cmd;
 #[cfg(feature = "torch")]
 pub mod backbones;
+#[cfg(feature = "torch")]
+pub mod checkpoint;
+pub mod claim;
 pub mod cli;
 pub mod data;
 pub mod diff;
@@ -11,6 +14,8 @@ pub mod eval;
 pub mod io;
 #[cfg(feature = "torch")]
 pub mod model;
+#[cfg(feature = "torch")]
+pub mod optim;
 pub mod plan;
 pub mod plots;
 pub mod preflight;
@@ -20,6 +25,8 @@ pub mod run;
 pub mod runner;
 pub mod scaler;
 pub mod seeds;
+#[cfg(feature = "torch")]
+pub mod slurm;
 pub mod status;
 pub mod table;
 #[cfg(feature = "torch")]

@@ -11,10 +11,11 @@
 
 use crate::backbones::{weights, Classifier, BACKBONE_GROUP, HEAD_GROUP};
 use crate::data::pipeline;
+use crate::optim::Sgd;
 use crate::scaler::LossScaler;
 use anyhow::{Context, Result};
 use std::path::Path;
-use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 use twoway_gpu::MultiLabelLoss;
 use twoway_spec::recipes::{ForwardPrecision, HeadLr, Recipe};
 use twoway_spec::{Backbone, Spec};
@@ -23,7 +24,7 @@ use twoway_spec::{Backbone, Spec};
 pub struct Model {
     pub vs: nn::VarStore,
     pub net: Classifier,
-    pub opt: nn::Optimizer,
+    pub opt: Sgd,
     /// The dynamic loss scale, when the recipe scales and the forward pass is f16 on CUDA.
     pub scaler: Option<LossScaler>,
     /// The autocast kind of the forward pass (CUDA only).
@@ -32,8 +33,6 @@ pub struct Model {
     bn_buffers: Vec<Tensor>,
     /// Steps skipped for inf / NaN gradients.
     pub skipped: usize,
-    /// Whether any variable trains at the head's rate (not under the release rule on DenseNet).
-    head_group_used: bool,
 }
 
 /// The optimiser group of the new head under a head-lr rule: the release's rule looks for `fc.` in the
@@ -71,8 +70,7 @@ impl Model {
             weights::load(&vs, w, Some(&net.head_name))?;
         }
         let o = &recipe.optimizer;
-        let opt = nn::Sgd { momentum: o.momentum, dampening: 0.0, wd: o.weight_decay, nesterov: o.nesterov }
-            .build(&vs, o.lr_head)?;
+        let opt = Sgd::new(&vs, o.momentum, o.nesterov, o.weight_decay, o.lr_head);
         let mut names: Vec<(String, Tensor)> = vs
             .variables()
             .into_iter()
@@ -90,7 +88,7 @@ impl Model {
             _ => None,
         };
         let bn_buffers = names.into_iter().map(|(_, t)| t).collect();
-        Ok(Model { vs, net, opt, scaler, autocast, bn_buffers, skipped: 0, head_group_used: group == HEAD_GROUP })
+        Ok(Model { vs, net, opt, scaler, autocast, bn_buffers, skipped: 0 })
     }
 
     /// Computes the step's gradients (zeroed first) over `replicas` chunks of the batch, scaled by `scale`,
@@ -141,17 +139,14 @@ impl Model {
         y: &Tensor,
         lr_head: f64,
     ) -> Result<f64> {
-        if self.head_group_used {
-            self.opt.set_lr_group(HEAD_GROUP, lr_head);
-        }
-        self.opt.set_lr_group(BACKBONE_GROUP, lr_head * recipe.optimizer.backbone_lr_mult);
+        self.opt.set_lr(HEAD_GROUP, lr_head);
+        self.opt.set_lr(BACKBONE_GROUP, lr_head * recipe.optimizer.backbone_lr_mult);
         let scale = self.scaler.as_ref().map_or(1.0, |s| s.scale);
         let loss = self.gradients(criterion, x, y, recipe.replicas, scale)?;
         let take = match &mut self.scaler {
             None => true,
             Some(s) => {
-                let grads: Vec<Tensor> =
-                    self.vs.trainable_variables().iter().map(Tensor::grad).filter(Tensor::defined).collect();
+                let grads = self.opt.grads();
                 let finite = grads.iter().all(|g| g.isfinite().all().int64_value(&[]) != 0);
                 if finite {
                     tch::no_grad(|| {

@@ -19,6 +19,8 @@ use twoway_spec::{Backbone, Dataset, Spec};
 /// One planned cell.
 #[derive(Debug, Clone)]
 pub struct Planned {
+    /// Its position in the grid (after the filters): `--cell INDEX`, SLURM's array index.
+    pub index: usize,
     pub id: CellId,
     pub loss: AnyLoss,
     pub recipe: Recipe,
@@ -26,6 +28,88 @@ pub struct Planned {
     pub hash: String,
     /// A result with this configuration is already in the results folder.
     pub done: bool,
+}
+
+/// Where a cell stands in a results folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Its result is there (with this configuration).
+    Done,
+    /// A live process holds its claim.
+    Running,
+    /// A checkpoint is there and nobody holds the cell: `--resume` continues it.
+    Partial,
+    /// Its last training failed (`seed<k>.failed`).
+    Failed,
+    Todo,
+    /// A result of another configuration is there.
+    Stale,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Done => "done",
+            Status::Running => "running",
+            Status::Partial => "partial",
+            Status::Failed => "failed",
+            Status::Todo => "todo",
+            Status::Stale => "stale",
+        }
+    }
+}
+
+/// The status of a planned cell under `out` (claims older than `lease` on other hosts count as gone).
+pub fn status(p: &Planned, out: &Path, lease: std::time::Duration) -> Status {
+    let dir = p.id.dir(out);
+    if p.done {
+        return Status::Done;
+    }
+    let path = p.id.path(out);
+    if path.exists() {
+        return match ResultFile::read(&path) {
+            Ok(r) if r.config_hash == p.hash => Status::Done,
+            _ => Status::Stale,
+        };
+    }
+    if crate::claim::read(&crate::claim::path(&dir, p.id.seed)).is_some_and(|h| h.stale(lease).is_none()) {
+        return Status::Running;
+    }
+    if crate::claim::failed_path(&dir, p.id.seed).exists() {
+        return Status::Failed;
+    }
+    if dir.join(format!("seed{}.ckpt.json", p.id.seed)).exists() {
+        return Status::Partial;
+    }
+    Status::Todo
+}
+
+/// The cells `--cell` and `--shard` select from a plan.
+pub fn pick<'a>(plan: &'a [Planned], cell: Option<&str>, shard: Option<&str>) -> Result<Vec<&'a Planned>> {
+    let mut v: Vec<&Planned> = plan.iter().collect();
+    if let Some(c) = cell {
+        let found: Vec<&Planned> = match c.parse::<usize>() {
+            Ok(i) => v.into_iter().filter(|p| p.index == i).collect(),
+            Err(_) => v.into_iter().filter(|p| p.id.label() == c).collect(),
+        };
+        if found.is_empty() {
+            bail!(
+                "--cell {c}: no such cell in the plan ({} cells, indices 0..{}); see --list-cells",
+                plan.len(),
+                plan.len()
+            );
+        }
+        v = found;
+    }
+    if let Some(s) = shard {
+        let parsed = s.split_once('/').and_then(|(i, n)| Some((i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+        let Some((i, n)) = parsed.filter(|(i, n)| *n > 0 && i < n) else {
+            bail!("--shard {s}: expected i/n with 0 <= i < n, e.g. --shard 0/4");
+        };
+        v.retain(|p| p.index % n == i);
+    }
+    Ok(v)
 }
 
 /// The resolved loss configuration as JSON (every hyper-parameter, defaults included).
@@ -77,7 +161,8 @@ pub fn cell_recipe(base: &Recipe, cell: &Cell) -> Result<Recipe> {
     Ok(r)
 }
 
-/// Resolves the selected cells, checks the results folder, and marks the cells whose result exists.
+/// Resolves the selected cells, checks the results folder, and marks the cells whose result exists. A
+/// result of another configuration is an error, unless `lenient` (for listing).
 pub fn plan(
     spec: &Spec,
     cells: &[Cell],
@@ -85,6 +170,7 @@ pub fn plan(
     (recipe_name, base): (&str, &Recipe),
     root: &Path,
     weights: &BTreeMap<Backbone, Option<Weights>>,
+    lenient: bool,
 ) -> Result<Vec<Planned>> {
     let mut fingerprints: BTreeMap<Dataset, serde_json::Value> = BTreeMap::new();
     let mut out = Vec::new();
@@ -115,7 +201,9 @@ pub fn plan(
         });
         let hash = results::hash(&config);
         let path = id.path(&a.out);
-        let done = if path.exists() {
+        let done = if path.exists() && lenient {
+            ResultFile::read(&path).is_ok_and(|r| r.config_hash == hash)
+        } else if path.exists() {
             if !a.resume {
                 bail!(
                     "{}: a result already exists; use --resume to keep finished cells, or another --out",
@@ -134,7 +222,7 @@ pub fn plan(
         } else {
             false
         };
-        out.push(Planned { id, loss, recipe, config, hash, done });
+        out.push(Planned { index: out.len(), id, loss, recipe, config, hash, done });
     }
     Ok(out)
 }

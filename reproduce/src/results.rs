@@ -124,6 +124,24 @@ impl ResultFile {
         Ok(r)
     }
 
+    /// Writes the result unless one is already there (checked atomically, by a hard link): `Ok(false)` when
+    /// another process published this cell first. A finished result is never overwritten.
+    pub fn publish(&self, root: &Path) -> Result<bool> {
+        let path = self.cell.path(root);
+        std::fs::create_dir_all(path.parent().unwrap())
+            .with_context(|| format!("{}: cannot create", path.display()))?;
+        let tmp =
+            path.with_file_name(format!(".{}.tmp{}", path.file_name().unwrap().to_string_lossy(), std::process::id()));
+        crate::io::write_text(&tmp, &(serde_json::to_string_pretty(self)? + "\n"))?;
+        let r = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match r {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("{}: cannot publish", path.display())),
+        }
+    }
+
     pub fn write(&self, root: &Path) -> Result<PathBuf> {
         let path = self.cell.path(root);
         std::fs::create_dir_all(path.parent().unwrap())
@@ -141,8 +159,15 @@ impl ResultFile {
     }
 }
 
-/// Every result file under `root` (recursively; files not ending in `.json`, and the `plots` folder, are
-/// skipped). A folder with no result is an error, naming it.
+/// Whether a file name is a result's: `seed<k>.json` (checkpoints, claims and logs sit beside them).
+fn is_result_name(name: &str) -> bool {
+    name.strip_prefix("seed")
+        .and_then(|r| r.strip_suffix(".json"))
+        .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Every result file (`seed<k>.json`) under `root` (recursively; the `plots` folder is skipped). A folder
+/// with no result is an error, naming it.
 pub fn load_dir(root: &Path) -> Result<Vec<(PathBuf, ResultFile)>> {
     if !root.is_dir() {
         bail!("{}: no such results folder (run `twoway run --out {}` first)", root.display(), root.display());
@@ -161,7 +186,7 @@ pub fn load_dir(root: &Path) -> Result<Vec<(PathBuf, ResultFile)>> {
                 if name != "plots" {
                     stack.push(p);
                 }
-            } else if name.ends_with(".json") && !name.starts_with('.') {
+            } else if is_result_name(&name) {
                 let r = ResultFile::read(&p)?;
                 out.push((p, r));
             }

@@ -51,7 +51,34 @@ pub struct RunArgs {
     pub data_root: Option<PathBuf>,
     /// Threads that decode and transform images ahead of training (default: --threads).
     #[arg(long)]
-    pub workers: Option<usize>,
+    pub data_workers: Option<usize>,
+    /// Run cells in N processes at once (CPU), each with --threads threads; they share the claims.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// Run cells concurrently, one process per device (e.g. cuda:0,cuda:1).
+    #[arg(long, value_delimiter = ',', conflicts_with = "workers")]
+    pub devices: Vec<String>,
+    /// Print the grid's cells (index, cell, config hash, status) and exit.
+    #[arg(long)]
+    pub list_cells: bool,
+    /// Format of --list-cells.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::cli::TextOrJson,
+    /// Run only this cell: its index in --list-cells, or its id (e.g. embedded/tiny/bce/seed0).
+    #[arg(long)]
+    pub cell: Option<String>,
+    /// Run only the cells whose index is i modulo n (`--shard i/n`).
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// After a cell fails, go on with the next ones (and exit 2 at the end) instead of stopping.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Keep the checkpoints of finished cells (they are removed by default).
+    #[arg(long)]
+    pub keep_checkpoints: bool,
+    /// Seconds after which a claim whose heartbeat stopped (another host) is taken over.
+    #[arg(long, default_value_t = 600)]
+    pub lease: u64,
     /// Where the pretrained backbones' weight files are (`<backbone>.safetensors`; default: DATA_ROOT/weights).
     #[arg(long)]
     pub weights_dir: Option<PathBuf>,
@@ -83,4 +110,31 @@ pub fn select(grid: &Grid, a: &RunArgs) -> Vec<Cell> {
         .filter(|c| a.backbones.is_empty() || a.backbones.contains(&c.backbone))
         .filter(|c| a.losses.is_empty() || a.losses.contains(&c.loss))
         .collect()
+}
+
+/// `twoway slurm`'s arguments: the run's, and the job array's.
+#[derive(clap::Args, Debug)]
+pub struct SlurmArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The partition to submit to.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// GPUs per array task (each task trains on `cuda`, the GPU SLURM gives it).
+    #[arg(long, default_value_t = 0)]
+    pub gpus_per_task: usize,
+    /// CPU cores per array task (its --threads).
+    #[arg(long, default_value_t = 4)]
+    pub cpus_per_task: usize,
+    /// Time limit per array task, in SLURM's format (e.g. 2-00:00:00).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// At most this many array tasks at once.
+    #[arg(long)]
+    pub array_limit: Option<usize>,
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Submit the scripts with sbatch (else only write them).
+    #[arg(long)]
+    pub submit: bool,
 }

@@ -7,14 +7,17 @@
 //! SplitMix64 streams keyed by (seed, epoch, sample), and libtorch's CPU kernels are deterministic for a
 //! fixed number of threads.
 
+use crate::checkpoint;
 use crate::data::pipeline::{self, Mode};
 use crate::data::transforms::{stream_key, EvalTf, TrainAug};
 use crate::data::Split;
 use crate::model::Model;
+use crate::results::CellId;
 pub use crate::results::{Epoch, Trained};
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tch::{Device, Kind, Tensor};
 use twoway_gpu::{MultiLabelLoss, Validation};
 use twoway_reference::testing::Rng;
@@ -58,14 +61,36 @@ pub struct Job<'a> {
     pub device: Device,
 }
 
+/// Where a cell keeps its checkpoints, and whether to start from one.
+pub struct Checkpoints<'a> {
+    pub id: &'a CellId,
+    pub out: &'a Path,
+    pub config_hash: &'a str,
+    /// Continue from the cell's checkpoint when there is one.
+    pub resume: bool,
+    /// Set (by SIGTERM / SIGUSR1) to stop after the current iteration with a checkpoint.
+    pub stop: Option<&'a AtomicBool>,
+}
+
+/// Training stopped by a signal, with a checkpoint written after `iteration` of `epoch` (1-based).
+#[derive(Debug, thiserror::Error)]
+#[error("stopped by a signal after iteration {iteration} of epoch {epoch}; a checkpoint was written: rerun with --resume to continue")]
+pub struct Interrupted {
+    pub epoch: usize,
+    pub iteration: usize,
+}
+
 /// Trains the job's backbone under its recipe and evaluates after every epoch, streaming the images through
-/// the data pipeline. `bar` shows iterations.
+/// the data pipeline; with `ckpt`, writes a checkpoint at the end of every epoch (and when stopped), and
+/// resumes from one. `log` gets a line per epoch; `bar` shows iterations.
 pub fn train(
     job: &Job,
     train_split: &Split,
     eval_split: &Split,
     pipe: pipeline::Config,
     bar: &ProgressBar,
+    ckpt: Option<&Checkpoints>,
+    log: &mut dyn FnMut(String),
 ) -> Result<Trained> {
     let (recipe, seed, device) = (job.recipe, job.seed, job.device);
     let classes = train_split.labels.ncols();
@@ -81,20 +106,48 @@ pub fn train(
     let mut model = Model::new(job.spec, recipe, job.backbone, classes, seed, job.weights, Kind::Float, device)
         .with_context(|| format!("backbone `{}`", job.backbone))?;
     let o = &recipe.optimizer;
+    let (mut first_epoch, mut first_it, mut sum0, mut lr0, mut epochs) = (0, 0, 0.0, o.lr_head, Vec::new());
+    if let Some(c) = ckpt.filter(|c| c.resume && checkpoint::path(c.id, c.out).exists()) {
+        let st = checkpoint::read_state(c.id, c.out)?;
+        if st.config_hash != c.config_hash {
+            bail!(
+                "{}: the checkpoint was made under another configuration; remove it to start the cell afresh",
+                checkpoint::path(c.id, c.out).display()
+            );
+        }
+        let st = checkpoint::restore(c.id, c.out, &mut model)?;
+        log(format!("resumed from the checkpoint at epoch {}, iteration {}", st.epoch + 1, st.iteration));
+        (first_epoch, first_it, sum0, lr0, epochs) = (st.epoch, st.iteration, st.loss_sum, st.lr_head, st.epochs);
+    }
     let criterion = MultiLabelLoss::new(*job.loss).validation(Validation::Shape);
     let aug = TrainAug::from_recipe(recipe);
     let tf = EvalTf::from_recipe(recipe);
     let total = iters * recipe.epochs;
     bar.set_length(total as u64);
-    let mut epochs = Vec::new();
-    for epoch in 0..recipe.epochs {
+    bar.set_position((first_epoch * iters + first_it) as u64);
+    let state = |model: &Model, epoch: usize, iteration: usize, loss_sum: f64, lr_head: f64, epochs: &[Epoch]| {
+        checkpoint::State {
+            format: checkpoint::FORMAT.into(),
+            config_hash: ckpt.map(|c| c.config_hash.to_string()).unwrap_or_default(),
+            epoch,
+            iteration,
+            loss_sum,
+            lr_head,
+            epochs: epochs.to_vec(),
+            scaler: model.scaler.clone(),
+            skipped: model.skipped,
+            tensors: String::new(),
+        }
+    };
+    for epoch in first_epoch..recipe.epochs {
         let started = std::time::Instant::now();
-        let (mut sum, mut lr) = (0.0, o.lr_head);
+        let start = if epoch == first_epoch { first_it } else { 0 };
+        let (mut sum, mut lr) = if epoch == first_epoch { (sum0, lr0) } else { (0.0, o.lr_head) };
         let mut order = shuffled(n, seed, epoch as u64);
         order.truncate((iters * b).min(n));
         let mode = Mode::Train { aug: &aug, seed, epoch: epoch as u64 };
-        pipeline::run(train_split, &order, b, mode, pipe, |batch| {
-            let it = batch.number;
+        pipeline::run(train_split, &order[(start * b).min(order.len())..], b, mode, pipe, |batch| {
+            let it = start + batch.number;
             lr = o.lr_head * cosine(epoch * iters + it, total);
             let x = batch.tensor(device);
             let y = labels(train_split, &batch.samples, device);
@@ -105,18 +158,47 @@ pub fn train(
             sum += v;
             bar.set_message(format!("epoch {}/{} loss {:.4}", epoch + 1, recipe.epochs, sum / (it + 1) as f64));
             bar.inc(1);
+            if let Some(c) = ckpt.filter(|c| c.stop.is_some_and(|s| s.load(Ordering::SeqCst))) {
+                if it + 1 < iters {
+                    checkpoint::save(c.id, c.out, &model, state(&model, epoch, it + 1, sum, lr, &epochs))?;
+                    bail!(Interrupted { epoch: epoch + 1, iteration: it + 1 });
+                }
+            }
             Ok(())
         })?;
         let s = model.scores(eval_split, &tf, pipe, device, 256)?;
         let r = evaluate(s.view(), eval_split.labels.mapv(f64::from).view(), ApOptions::default())?;
-        epochs.push(Epoch {
+        let e = Epoch {
             epoch: epoch + 1,
             train_loss: sum / iters as f64,
             map_class: r.map_class,
             map_sample: r.map_sample,
             lr_head: lr,
             seconds: started.elapsed().as_secs_f64(),
-        });
+        };
+        let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.2}"));
+        log(format!(
+            "epoch {}/{}: loss {:.4}, mAP@class {}, mAP@sample {}, {:.1} s{}",
+            e.epoch,
+            recipe.epochs,
+            e.train_loss,
+            f(e.map_class),
+            f(e.map_sample),
+            e.seconds,
+            if model.skipped > 0 {
+                format!(", {} step(s) skipped for inf/NaN gradients", model.skipped)
+            } else {
+                String::new()
+            }
+        ));
+        epochs.push(e);
+        if let Some(c) = ckpt.filter(|_| epoch + 1 < recipe.epochs) {
+            checkpoint::save(c.id, c.out, &model, state(&model, epoch + 1, 0, 0.0, o.lr_head, &epochs))?;
+            // A signal during the last iteration or the evaluation stops here, after the epoch's checkpoint.
+            if c.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+                bail!(Interrupted { epoch: epoch + 1, iteration: iters });
+            }
+        }
     }
     Ok(Trained { epochs })
 }
