@@ -35,16 +35,37 @@ pub(crate) fn inputs(logits: &Tensor, targets: &Tensor, v: Validation) -> Result
     }
     let y = targets.f_to_device(logits.device())?;
     if v == Validation::Full {
-        let finite = logits.f_isfinite()?.f_all()?;
-        let labels = y.f_eq(1)?.f_logical_or(&y.f_eq(0)?)?.f_logical_or(&y.f_eq(-1)?)?.f_all()?;
-        // One read-back of both flags.
-        let flags = Vec::<bool>::try_from(&Tensor::f_stack(&[finite, labels], 0)?)?;
+        // The label set is checked on the targets' own values (0.5, 1.7 or NaN are not labels), before
+        // anything casts them.
+        let finite = logits.f_isfinite()?;
+        let labels = y.f_eq(1)?.f_logical_or(&y.f_eq(0)?)?.f_logical_or(&y.f_eq(-1)?)?;
+        // One read-back of both flags; the position only when one fails.
+        let flags = Vec::<bool>::try_from(&Tensor::f_stack(&[finite.f_all()?, labels.f_all()?], 0)?)?;
         if !flags[0] {
-            return Err(GpuError::NonFinite);
+            let (row, col, value) = first_false(&finite, logits)?;
+            return Err(GpuError::NonFinite { row, col, value });
         }
         if !flags[1] {
-            return Err(GpuError::BadLabel);
+            let (row, col, value) = first_false(&labels, &y)?;
+            return Err(GpuError::BadLabel { row, col, value });
         }
     }
     Ok(y)
+}
+
+/// The first (row-major) position where `ok` is false, and the value of `values` there.
+fn first_false(ok: &Tensor, values: &Tensor) -> Result<(i64, i64, f64), GpuError> {
+    let at = ok.f_logical_not()?.f_nonzero()?.f_select(0, 0)?.f_to_device(tch::Device::Cpu)?;
+    let (row, col) = (at.f_int64_value(&[0])?, at.f_int64_value(&[1])?);
+    Ok((row, col, values.f_double_value(&[row, col])?))
+}
+
+/// The largest finite value of a floating kind.
+pub(crate) fn max_of(kind: Kind) -> f64 {
+    match kind {
+        Kind::Half => 65504.0,
+        Kind::BFloat16 => 3.389_531_389_251_535e38,
+        Kind::Float => f32::MAX as f64,
+        _ => f64::MAX,
+    }
 }

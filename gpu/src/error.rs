@@ -12,10 +12,14 @@ pub enum GpuError {
     EmptyBatch(Vec<i64>),
     #[error("logits must be a floating-point tensor (f16, bf16, f32, f64), got {0:?}")]
     NotFloat(tch::Kind),
-    #[error("non-finite logits (NaN or infinite) in the batch")]
-    NonFinite,
-    #[error("label outside {{-1, 0, 1}} in the targets")]
-    BadLabel,
+    #[error("non-finite logit at [{row}, {col}]: {value}")]
+    NonFinite { row: i64, col: i64, value: f64 },
+    #[error("label outside {{-1, 0, 1}} at [{row}, {col}]: {value}")]
+    BadLabel { row: i64, col: i64, value: f64 },
+    #[error("logit {value} at [{row}, {col}] is beyond the range of {kind:?} (±{max:e}), the kind it was asked to compute in")]
+    OutOfRange { row: i64, col: i64, value: f64, kind: tch::Kind, max: f64 },
+    #[error("{name} = {value:e}: its reciprocal overflows {kind:?}, the kind the loss computes in")]
+    TemperatureOverflow { name: &'static str, value: f64, kind: tch::Kind },
     #[error("invalid loss configuration: {0}")]
     Config(#[from] twoway_reference::RefError),
     #[error("libtorch: {0}")]

@@ -100,24 +100,37 @@ impl MultiLabelLoss {
         MultiLabelLoss { validation, ..self }
     }
 
-    /// The loss of `logits` (B x C) against `targets`, a 0-dim tensor with autograd back to `logits`.
+    /// The loss of `logits` (B x C) against `targets`, a 0-dim tensor with autograd back to `logits`. Every
+    /// libtorch failure (out of memory, say) comes back as [`GpuError::Torch`]. The closed-form gradient of
+    /// the set-based losses is computed only when `logits` requires a gradient.
     pub fn forward(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor, GpuError> {
         self.config.validate()?;
         let y = check::inputs(logits, targets, self.validation)?;
-        let x = logits.to_kind(compute_kind(logits.kind()));
-        let pos = y.gt(0);
+        let kind = compute_kind(logits.kind());
+        if let AnyLoss::TwoWay(c) = &self.config {
+            for (name, value) in [("Tp", c.tp), ("Tn", c.tn)] {
+                if 1.0 / value > check::max_of(kind) {
+                    return Err(GpuError::TemperatureOverflow { name, value, kind });
+                }
+            }
+        }
+        let x = logits.f_to_kind(kind)?;
+        let pos = y.f_gt(0)?;
+        let need_grad = logits.requires_grad();
         Ok(match &self.config {
             AnyLoss::TwoWay(c) => {
-                let (value, grad) = tch::no_grad(|| sets::two_way(c, &x.detach(), &pos, &y.eq(0)));
-                sets::attach(&x, value, grad)
+                let neg = y.f_eq(0)?;
+                let (value, grad) = tch::no_grad(|| sets::two_way(c, &x.detach(), &pos, &neg, need_grad))?;
+                sets::attach(&x, value, grad)?
             }
             AnyLoss::Softmax(c) => {
-                let (value, grad) = tch::no_grad(|| sets::softmax(c, &x.detach(), &pos, &y.ge(0)));
-                sets::attach(&x, value, grad)
+                let labelled = y.f_ge(0)?;
+                let (value, grad) = tch::no_grad(|| sets::softmax(c, &x.detach(), &pos, &labelled, need_grad))?;
+                sets::attach(&x, value, grad)?
             }
-            AnyLoss::Bce(c) => elementwise::bce(c, &x, &pos, &y.ge(0)),
-            AnyLoss::Focal(c) => elementwise::focal(c, &x, &pos, &y.ge(0)),
-            AnyLoss::Asl(c) => elementwise::asl(c, &x, &pos, &y.ge(0)),
+            AnyLoss::Bce(c) => elementwise::bce(c, &x, &pos, &y.f_ge(0)?)?,
+            AnyLoss::Focal(c) => elementwise::focal(c, &x, &pos, &y.f_ge(0)?)?,
+            AnyLoss::Asl(c) => elementwise::asl(c, &x, &pos, &y.f_ge(0)?)?,
         })
     }
 }
@@ -222,8 +235,15 @@ pub fn value_and_grad_f64(
     device: tch::Device,
 ) -> Result<(f64, Vec<f64>), GpuError> {
     let shape = [rows as i64, cols as i64];
+    // Values beyond the kind's range would become infinite in the cast: say so, with the position.
+    let max = check::max_of(kind);
+    if let Some(k) = logits.iter().position(|v| v.abs() > max) {
+        let (row, col) = ((k / cols) as i64, (k % cols) as i64);
+        return Err(GpuError::OutOfRange { row, col, value: logits[k], kind, max });
+    }
     let x = Tensor::f_from_slice(logits)?.f_view(shape)?.f_to_kind(kind)?.f_to_device(device)?.set_requires_grad(true);
-    let y = Tensor::f_from_slice(targets)?.f_view(shape)?.f_to_kind(Kind::Int8)?;
+    // The targets keep their f64 values: the label check sees 0.5 or NaN as they are.
+    let y = Tensor::f_from_slice(targets)?.f_view(shape)?;
     let v = MultiLabelLoss::new(*config).forward(&x, &y)?;
     v.f_backward()?;
     let value = v.f_to_kind(Kind::Double)?.f_double_value(&[])?;

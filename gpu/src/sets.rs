@@ -7,7 +7,7 @@
 //! Empty sets are exact: an empty negative set gives logsumexp = -inf, a zero term and a zero gradient;
 //! a way without a line holding a positive contributes 0 (no NaN anywhere).
 
-use tch::{Kind, Tensor};
+use tch::{Kind, TchError, Tensor};
 use twoway_reference::{Mask, Softmax, TwoWay, Way};
 use twoway_spec::Way as W;
 
@@ -23,19 +23,17 @@ pub(crate) fn dims(way: Way) -> &'static [i64] {
 }
 
 /// ln(1 + e^z), exact (also for z = -inf, where it is 0).
-pub(crate) fn softplus(z: &Tensor) -> Tensor {
-    z.clamp_min(0.0) + (-z.abs()).exp().log1p()
+pub(crate) fn softplus(z: &Tensor) -> Result<Tensor, TchError> {
+    z.f_clamp_min(0.0)?.f_add(&z.f_abs()?.f_neg()?.f_exp()?.f_log1p()?)
 }
 
 /// `value` (no graph) carrying the gradient `grad` with respect to `x`: v + (s - s.detach()) with
 /// s = sum(x * grad) equals v exactly, and its gradient is `grad`. First-order only.
-pub(crate) fn attach(x: &Tensor, value: Tensor, grad: Tensor) -> Tensor {
-    if !x.requires_grad() {
-        return value;
-    }
+pub(crate) fn attach(x: &Tensor, value: Tensor, grad: Option<Tensor>) -> Result<Tensor, TchError> {
+    let Some(grad) = grad.filter(|_| x.requires_grad()) else { return Ok(value) };
     let kind = grad.kind();
-    let s = (x.to_kind(kind) * grad).sum(kind);
-    value + (&s - s.detach())
+    let s = x.f_to_kind(kind)?.f_mul(&grad)?.f_sum(kind)?;
+    value.f_add(&s.f_sub(&s.detach())?)
 }
 
 /// One set's logsumexp along `dim` (keepdim): the shift, the exponentials and their sum.
@@ -46,78 +44,97 @@ struct Lse {
 }
 
 impl Lse {
-    fn new(v: &Tensor, dim: i64, kind: Kind) -> Lse {
-        let m = v.amax([dim].as_slice(), true);
+    fn new(v: &Tensor, dim: i64, kind: Kind) -> Result<Lse, TchError> {
+        let m = v.f_amax([dim].as_slice(), true)?;
         // An all -inf line keeps shift 0, so its exponentials are 0 and its sum 0 (logsumexp -inf).
-        let shift = m.where_scalarother(&m.isfinite(), 0.0);
-        let exps = (v - &shift).exp();
-        let sum = exps.sum_dim_intlist([dim].as_slice(), true, kind);
-        Lse { shift, exps, sum }
+        let shift = m.f_where_scalarother(&m.f_isfinite()?, 0.0)?;
+        let exps = v.f_sub(&shift)?.f_exp()?;
+        let sum = exps.f_sum_dim_intlist([dim].as_slice(), true, kind)?;
+        Ok(Lse { shift, exps, sum })
     }
 
-    fn value(&self) -> Tensor {
-        self.sum.log() + &self.shift
+    fn value(&self) -> Result<Tensor, TchError> {
+        self.sum.f_log()?.f_add(&self.shift)
     }
 
     /// exps * c / sum, with 0 where the set is empty.
-    fn weighted(&self, c: &Tensor) -> Tensor {
-        let per_line = (c / &self.sum).where_scalarother(&self.sum.gt(0.0), 0.0);
-        &self.exps * per_line
+    fn weighted(&self, c: &Tensor) -> Result<Tensor, TchError> {
+        let per_line = c.f_div(&self.sum)?.f_where_scalarother(&self.sum.f_gt(0.0)?, 0.0)?;
+        self.exps.f_mul(&per_line)
     }
 }
 
-/// Value and gradient of the two-way loss on `x` (already in the compute kind) with boolean sets.
-pub(crate) fn two_way(cfg: &TwoWay, x: &Tensor, pos: &Tensor, neg: &Tensor) -> (Tensor, Tensor) {
+/// Value and gradient (when `need_grad`) of the two-way loss on `x` (already in the compute kind) with
+/// boolean sets.
+pub(crate) fn two_way(
+    cfg: &TwoWay,
+    x: &Tensor,
+    pos: &Tensor,
+    neg: &Tensor,
+    need_grad: bool,
+) -> Result<(Tensor, Option<Tensor>), TchError> {
     let kind = x.kind();
-    let xn = x * (1.0 / cfg.tn);
-    let xp = x * (-1.0 / cfg.tp);
+    let xn = x.f_mul_scalar(1.0 / cfg.tn)?;
+    let xp = x.f_mul_scalar(-1.0 / cfg.tp)?;
     let (a, b) = match cfg.mask {
-        Mask::Exact => (xn.where_scalarother(neg, NEG_INF), xp.where_scalarother(pos, NEG_INF)),
+        Mask::Exact => (xn.f_where_scalarother(neg, NEG_INF)?, xp.f_where_scalarother(pos, NEG_INF)?),
         Mask::Official => {
             let off = twoway_reference::OFFICIAL_OFFSET;
-            (xn.where_self(neg, &(&xn + off)), xp.where_self(pos, &(&xp + off)))
+            (xn.f_where_self(neg, &xn.f_add_scalar(off)?)?, xp.f_where_self(pos, &xp.f_add_scalar(off)?)?)
         }
     };
-    let mut value = Tensor::zeros([], (kind, x.device()));
-    let mut grad = Tensor::zeros_like(x);
+    let mut value = Tensor::f_zeros([], (kind, x.device()))?;
+    let mut grad = if need_grad { Some(x.f_zeros_like()?) } else { None };
     for &dim in dims(cfg.way) {
-        let (n, p) = (Lse::new(&a, dim, kind), Lse::new(&b, dim, kind));
-        let z = n.value() * cfg.tn + p.value() * cfg.tp;
-        let valid = pos.any_dim(dim, true);
-        let count = valid.sum(kind).clamp_min(1.0);
-        value += softplus(&z).where_scalarother(&valid, 0.0).sum(kind) / &count;
-        let c = z.sigmoid().where_scalarother(&valid, 0.0) / &count;
-        grad += n.weighted(&c) - p.weighted(&c);
+        let (n, p) = (Lse::new(&a, dim, kind)?, Lse::new(&b, dim, kind)?);
+        let z = n.value()?.f_mul_scalar(cfg.tn)?.f_add(&p.value()?.f_mul_scalar(cfg.tp)?)?;
+        let valid = pos.f_any_dim(dim, true)?;
+        let count = valid.f_sum(kind)?.f_clamp_min(1.0)?;
+        value = value.f_add(&softplus(&z)?.f_where_scalarother(&valid, 0.0)?.f_sum(kind)?.f_div(&count)?)?;
+        if let Some(g) = grad.as_mut() {
+            let c = z.f_sigmoid()?.f_where_scalarother(&valid, 0.0)?.f_div(&count)?;
+            *g = g.f_add(&n.weighted(&c)?.f_sub(&p.weighted(&c)?)?)?;
+        }
     }
-    (value, grad)
+    Ok((value, grad))
 }
 
-/// Value and gradient of the multi-label softmax loss.
-pub(crate) fn softmax(cfg: &Softmax, x: &Tensor, pos: &Tensor, labelled: &Tensor) -> (Tensor, Tensor) {
+/// Value and gradient (when `need_grad`) of the multi-label softmax loss.
+pub(crate) fn softmax(
+    cfg: &Softmax,
+    x: &Tensor,
+    pos: &Tensor,
+    labelled: &Tensor,
+    need_grad: bool,
+) -> Result<(Tensor, Option<Tensor>), TchError> {
     let kind = x.kind();
-    let a = x.where_scalarother(labelled, NEG_INF);
-    let pos_f = pos.to_kind(kind);
-    let x_pos = x.where_scalarother(pos, 0.0);
-    let mut value = Tensor::zeros([], (kind, x.device()));
-    let mut grad = Tensor::zeros_like(x);
+    let a = x.f_where_scalarother(labelled, NEG_INF)?;
+    let pos_f = pos.f_to_kind(kind)?;
+    let not_pos = pos.f_logical_not()?;
+    let x_pos = x.f_where_scalarother(pos, 0.0)?;
+    let mut value = Tensor::f_zeros([], (kind, x.device()))?;
+    let mut grad = if need_grad { Some(x.f_zeros_like()?) } else { None };
     for &dim in dims(cfg.way) {
         let d = [dim];
-        let l = Lse::new(&a, dim, kind);
-        let n_pos = pos_f.sum_dim_intlist(d.as_slice(), true, kind);
-        let valid = n_pos.gt(0.0);
-        let count = valid.sum(kind).clamp_min(1.0);
-        let inv_pos = n_pos.clamp_min(1.0).reciprocal();
-        let line = l.value() - x_pos.sum_dim_intlist(d.as_slice(), true, kind) * &inv_pos;
-        value += line.where_scalarother(&valid, 0.0).sum(kind) / &count;
-        // Negatives: c e / s. Positives: c (|P| e - s_pos - s_neg) / (|P| s), which does not cancel
-        // against 1 when one positive dominates (the reference's form).
-        let c = valid.to_kind(kind) / &count;
-        let s_pos = (&l.exps * &pos_f).sum_dim_intlist(d.as_slice(), true, kind);
-        let s_neg = l.exps.where_scalarother(&pos.logical_not(), 0.0).sum_dim_intlist(d.as_slice(), true, kind);
-        let neg_part = l.weighted(&c).where_scalarother(&pos.logical_not(), 0.0);
-        let per_line = (c * &inv_pos / &l.sum).where_scalarother(&l.sum.gt(0.0), 0.0);
-        let pos_part = ((&l.exps * &n_pos - &s_pos - &s_neg) * per_line).where_scalarother(pos, 0.0);
-        grad += neg_part + pos_part;
+        let l = Lse::new(&a, dim, kind)?;
+        let n_pos = pos_f.f_sum_dim_intlist(d.as_slice(), true, kind)?;
+        let valid = n_pos.f_gt(0.0)?;
+        let count = valid.f_sum(kind)?.f_clamp_min(1.0)?;
+        let inv_pos = n_pos.f_clamp_min(1.0)?.f_reciprocal()?;
+        let line = l.value()?.f_sub(&x_pos.f_sum_dim_intlist(d.as_slice(), true, kind)?.f_mul(&inv_pos)?)?;
+        value = value.f_add(&line.f_where_scalarother(&valid, 0.0)?.f_sum(kind)?.f_div(&count)?)?;
+        if let Some(g) = grad.as_mut() {
+            // Negatives: c e / s. Positives: c (|P| e - s_pos - s_neg) / (|P| s), which does not cancel
+            // against 1 when one positive dominates (the reference's form).
+            let c = valid.f_to_kind(kind)?.f_div(&count)?;
+            let s_pos = l.exps.f_mul(&pos_f)?.f_sum_dim_intlist(d.as_slice(), true, kind)?;
+            let s_neg = l.exps.f_where_scalarother(&not_pos, 0.0)?.f_sum_dim_intlist(d.as_slice(), true, kind)?;
+            let neg_part = l.weighted(&c)?.f_where_scalarother(&not_pos, 0.0)?;
+            let per_line = c.f_mul(&inv_pos)?.f_div(&l.sum)?.f_where_scalarother(&l.sum.f_gt(0.0)?, 0.0)?;
+            let pos_part =
+                l.exps.f_mul(&n_pos)?.f_sub(&s_pos)?.f_sub(&s_neg)?.f_mul(&per_line)?.f_where_scalarother(pos, 0.0)?;
+            *g = g.f_add(&neg_part.f_add(&pos_part)?)?;
+        }
     }
-    (value, grad)
+    Ok((value, grad))
 }

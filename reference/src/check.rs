@@ -56,7 +56,8 @@ pub fn finite(what: &'static str, m: ArrayView2<f64>) -> Result<(), RefError> {
 }
 
 pub(crate) fn temperature(name: &'static str, value: f64) -> Result<(), RefError> {
-    if value.is_finite() && value > 0.0 {
+    // Positive, finite, and with a finite reciprocal (the loss divides by it).
+    if value.is_finite() && value > 0.0 && (1.0 / value).is_finite() {
         Ok(())
     } else {
         Err(RefError::BadTemperature { name, value })

@@ -11,7 +11,7 @@ pub enum RefError {
     NonFinite { what: &'static str, row: usize, col: usize, value: f64 },
     #[error("label outside {{-1, 0, 1}} at [{row}, {col}]: {value}")]
     BadLabel { row: usize, col: usize, value: f64 },
-    #[error("temperature {name} must be finite and > 0, got {value}")]
+    #[error("temperature {name} must be finite and > 0 with a finite reciprocal, got {value}")]
     BadTemperature { name: &'static str, value: f64 },
     #[error("`{loss}` takes no parameter `{name}`")]
     UnknownParam { loss: twoway_spec::Loss, name: &'static str },

@@ -37,7 +37,6 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: 128,
         rng_seed: proptest::test_runner::RngSeed::Fixed(twoway_reference::testing::proptest_seed()),
-        failure_persistence: None,
         ..ProptestConfig::default()
     })]
 

@@ -143,7 +143,7 @@ fn bad_inputs_name_the_file_exit_2_and_write_nothing() {
     );
     assert_fails(
         &twoway(&["eval", "--loss", "twoway", "--tn", "0", "--logits", &x, "--targets", &y, "--grad-out", gs]),
-        &["temperature Tn must be finite and > 0, got 0"],
+        &["temperature Tn must be finite and > 0 with a finite reciprocal, got 0"],
     );
     assert_fails(&twoway(&["eval", "--loss", "twoway", "--tp", "-2", "--logits", &x, "--targets", &y]), &["Tp", "-2"]);
     assert_fails(
@@ -217,8 +217,16 @@ fn tch_backend_options_are_checked() {
         ]);
         assert_fails(&r, &["cuda:0", "--device cpu"]);
     }
-    // Every dtype of the tch backend runs, and reports itself.
-    for dtype in ["f64", "f32", "f16", "bf16"] {
+    // Every dtype of the tch backend runs, reports itself, and gives the reference's value on the logits
+    // rounded to the dtype, within the suite's bound for it (f16 and bf16 compute in f32: the f32 bound).
+    let logits = [0.3f64, 1.2];
+    let mut compared = 0;
+    for (dtype, kind) in [
+        ("f64", twoway_reproduce::tch::Kind::Double),
+        ("f32", twoway_reproduce::tch::Kind::Float),
+        ("f16", twoway_reproduce::tch::Kind::Half),
+        ("bf16", twoway_reproduce::tch::Kind::BFloat16),
+    ] {
         let r = twoway(&[
             "eval",
             "--loss",
@@ -231,8 +239,26 @@ fn tch_backend_options_are_checked() {
             &x,
             "--targets",
             &y,
+            "--format",
+            "json",
         ]);
         assert_eq!(r.code, 0, "{}", r.stderr);
-        assert!(r.stdout.contains(&format!("[tch ({dtype}, cpu)]")), "{}", r.stdout);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["backend"], format!("tch ({dtype}, cpu)"));
+        let rounded: Vec<f64> = Vec::<f64>::try_from(
+            &twoway_reproduce::tch::Tensor::from_slice(&logits)
+                .to_kind(kind)
+                .to_kind(twoway_reproduce::tch::Kind::Double),
+        )
+        .unwrap();
+        let xr = ndarray::Array2::from_shape_vec((1, 2), rounded).unwrap();
+        let yr = ndarray::array![[1.0, 0.0]];
+        let want = twoway_reference::LossFn::value(&twoway_reference::TwoWay::default(), xr.view(), yr.view()).unwrap();
+        let got = v["value"].as_f64().unwrap();
+        let max_x = logits.iter().fold(0f64, |m, v| m.max(v.abs()));
+        let bound = if dtype == "f64" { 1e-10 * want.abs() } else { 1e-5 * want.abs().max(0.01) + 1e-6 * max_x };
+        assert!((got - want).abs() <= bound, "{dtype}: {got} vs {want} (bound {bound:e})");
+        compared += 1;
     }
+    assert_eq!(compared, 4);
 }

@@ -57,10 +57,10 @@ fn check(kind: Kind, c: &Case) -> Result<(), TestCaseError> {
 }
 
 proptest! {
+    // Failures are recorded beside this file (tch_vs_reference.proptest-regressions) and replayed first.
     #![proptest_config(ProptestConfig {
         cases: 40,
         rng_seed: proptest::test_runner::RngSeed::Fixed(twoway_reference::testing::proptest_seed()),
-        failure_persistence: None,
         ..ProptestConfig::default()
     })]
 
@@ -97,10 +97,13 @@ fn loss_module_reports_bad_inputs() {
     let loss = twoway_gpu::TwoWayLoss::default();
     let x = Tensor::from_slice(&[0.3f32, f32::NAN]).view([1, 2]);
     let y = Tensor::from_slice(&[1i64, 0]).view([1, 2]);
-    assert!(matches!(loss.forward(&x, &y), Err(twoway_gpu::GpuError::NonFinite)));
+    match loss.forward(&x, &y) {
+        Err(twoway_gpu::GpuError::NonFinite { row: 0, col: 1, value }) => assert!(value.is_nan()),
+        other => panic!("{other:?}"),
+    }
     let x = Tensor::from_slice(&[0.3f32, 0.1]).view([1, 2]);
     let y2 = Tensor::from_slice(&[1i64, 2]).view([1, 2]);
-    assert!(matches!(loss.forward(&x, &y2), Err(twoway_gpu::GpuError::BadLabel)));
+    assert!(matches!(loss.forward(&x, &y2), Err(twoway_gpu::GpuError::BadLabel { row: 0, col: 1, value: 2.0 })));
     // Shape-only validation does not look at the values.
     assert!(loss.validation(twoway_gpu::Validation::Shape).forward(&x, &y2).is_ok());
     let y3 = Tensor::from_slice(&[1i64, 0, 0]).view([1, 3]);
@@ -120,6 +123,7 @@ fn the_release_op_sequence_matches_official_masking_where_it_is_defined() {
     // threshold).
     use tch::Tensor;
     let mut rng = Rng::new(11);
+    let mut compared = 0;
     for _ in 0..20 {
         let (x, y) = rng.batch(16, 10, 2.0, 0.3, 0.2);
         let xt = Tensor::from_slice(x.as_slice().unwrap()).view([16, 10]);
@@ -128,6 +132,135 @@ fn the_release_op_sequence_matches_official_masking_where_it_is_defined() {
         let ours = TwoWay::default().mask(twoway_spec::Mask::Official).value(x.view(), y.view()).unwrap();
         if peer.is_finite() {
             assert!((peer - ours).abs() <= 1e-12 * ours.abs(), "{peer} vs {ours}");
+            compared += 1;
         }
+    }
+    // Most of these batches have a positive in every way; the comparison must have run.
+    assert!(compared >= 15, "only {compared} of 20 batches compared");
+}
+
+/// The four cases proptest recorded against earlier versions (tch_vs_reference.proptest-regressions),
+/// replayed explicitly in every kind: small batches at high logit scales with Tp = Tn = 0.25.
+#[test]
+fn the_recorded_failures_stay_fixed() {
+    let cases = [
+        Case {
+            rows: 1,
+            cols: 3,
+            log_scale: 1.5595912857210168,
+            pos: 0.0,
+            unk: 0.0,
+            tp: 0.25,
+            tn: 0.25,
+            seed: 11198915773409517413,
+        },
+        Case {
+            rows: 2,
+            cols: 9,
+            log_scale: 1.4233283384104434,
+            pos: 0.09476053040035545,
+            unk: 0.0,
+            tp: 0.25,
+            tn: 0.25,
+            seed: 10812091921459650606,
+        },
+        Case {
+            rows: 2,
+            cols: 1,
+            log_scale: 0.0,
+            pos: 0.4809622956986582,
+            unk: 0.18204017484535867,
+            tp: 0.25,
+            tn: 0.25,
+            seed: 12709939546304252943,
+        },
+        Case {
+            rows: 5,
+            cols: 14,
+            log_scale: 1.478143036316317,
+            pos: 0.02364982676212477,
+            unk: 0.0,
+            tp: 0.25,
+            tn: 0.25,
+            seed: 7849607883073238001,
+        },
+    ];
+    let mut checked = 0;
+    for c in &cases {
+        for kind in [Kind::Double, Kind::Float, Kind::Half, Kind::BFloat16] {
+            check(kind, c).unwrap_or_else(|e| panic!("{c:?} in {kind:?}: {e}"));
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 16);
+}
+
+#[test]
+fn labels_are_checked_on_their_own_values_with_positions() {
+    use tch::Tensor;
+    let loss = twoway_gpu::TwoWayLoss::default();
+    let x = Tensor::from_slice(&[0.3f64, 0.1, 2.0, -1.0]).view([2, 2]);
+    // 0.5, 1.7 and NaN would become 0, 1 and 0 in an integer cast.
+    for (bad, at) in [(0.5, (1, 0)), (1.7, (0, 1)), (f64::NAN, (1, 1))] {
+        let mut v = vec![1.0f64, 0.0, 0.0, 1.0];
+        v[(at.0 * 2 + at.1) as usize] = bad;
+        let y = Tensor::from_slice(&v).view([2, 2]);
+        match loss.forward(&x, &y) {
+            Err(twoway_gpu::GpuError::BadLabel { row, col, value }) => {
+                assert_eq!((row, col), at);
+                assert!(value == bad || (value.is_nan() && bad.is_nan()));
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+        // The host entry point (`twoway eval --backend tch`) too.
+        let e = twoway_gpu::value_and_grad_f64(
+            &AnyLoss::default_for(twoway_spec::Loss::Twoway),
+            &[0.3, 0.1, 2.0, -1.0],
+            &v,
+            (2, 2),
+            Kind::Float,
+            tch::Device::Cpu,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains(&format!("at [{}, {}]", at.0, at.1)), "{e}");
+    }
+}
+
+#[test]
+fn logits_beyond_a_kinds_range_and_overflowing_temperatures_are_named() {
+    let loss = AnyLoss::default_for(twoway_spec::Loss::Twoway);
+    let e = twoway_gpu::value_and_grad_f64(&loss, &[0.0, 7e4], &[1.0, 0.0], (1, 2), Kind::Half, tch::Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("70000") && e.contains("[0, 1]") && e.contains("Half") && e.contains("6.5504e4"), "{e}");
+    // The same logits are fine in f32.
+    assert!(
+        twoway_gpu::value_and_grad_f64(&loss, &[0.0, 7e4], &[1.0, 0.0], (1, 2), Kind::Float, tch::Device::Cpu).is_ok()
+    );
+    // Tn = 1e-40 is a positive f64 whose reciprocal overflows f32, the kind an f32 batch computes in.
+    let x = tch::Tensor::from_slice(&[0.3f32, 0.1]).view([1, 2]);
+    let y = tch::Tensor::from_slice(&[1.0f32, 0.0]).view([1, 2]);
+    let e = twoway_gpu::TwoWayLoss::new(4.0, 1e-40).forward(&x, &y).unwrap_err().to_string();
+    assert!(e.contains("Tn") && e.contains("overflows"), "{e}");
+    // In f64 it computes; a reciprocal that overflows f64 is refused by the spec's rule.
+    let xd = x.to_kind(Kind::Double);
+    assert!(twoway_gpu::TwoWayLoss::new(4.0, 1e-40).forward(&xd, &y).is_ok());
+    assert!(twoway_gpu::TwoWayLoss::new(4.0, 1e-310).forward(&xd, &y).is_err());
+}
+
+#[test]
+fn no_gradient_is_computed_when_none_is_needed() {
+    use tch::Tensor;
+    let x = Tensor::from_slice(&[0.3f32, 1.2, -0.5, 2.0]).view([2, 2]);
+    let y = Tensor::from_slice(&[1i64, 0, 0, 1]).view([2, 2]);
+    for loss in [AnyLoss::default_for(twoway_spec::Loss::Twoway), AnyLoss::default_for(twoway_spec::Loss::Softmax)] {
+        let m = twoway_gpu::MultiLabelLoss::new(loss);
+        let plain = m.forward(&x, &y).unwrap();
+        assert!(!plain.requires_grad(), "a value without a graph");
+        let xg = x.copy().set_requires_grad(true);
+        let with = m.forward(&xg, &y).unwrap();
+        assert!(with.requires_grad());
+        assert_eq!(plain.double_value(&[]), with.double_value(&[]));
     }
 }
