@@ -172,6 +172,145 @@ def twoway_vectors():
     return v
 
 
+def sharper_twoway_vectors():
+    """Larger batches with unknown labels and lines without a positive, softplus far in both tails, and the
+    release's masking where it differs from set semantics with both sets non-empty."""
+    v = []
+    # A 6 x 5 batch. Every labelled line has at most two entries per set, so each term is written out below
+    # from the sets read off the targets (listed by hand, then checked against the targets).
+    X = [[0.7, -0.2, 3.0, -4.0, 9.0],
+         [0.4, 5.0, -0.3, 2.0, 1.1],
+         [8.0, -7.0, 6.0, -6.0, 0.0],
+         [-0.9, 1.3, -2.0, 0.6, 4.0],
+         [2.0, 0.2, -1.5, 7.0, -3.0],
+         [1.0, -1.0, 0.5, 0.9, -2.5]]
+    Y = [[1, 0, -1, -1, -1],
+         [0, -1, 1, -1, 0],
+         [-1, -1, -1, -1, -1],
+         [0, 0, -1, 0, -1],
+         [-1, 1, 0, -1, -1],
+         [-1, -1, -1, 1, -1]]
+    # (line, P, N) as (row, col) lists. Rows 2 and 3 and column 4 hold no positive and are dropped; row 5
+    # has P but an empty N (its term is softplus(-inf) = 0, and it counts).
+    rows = [(0, [(0, 0)], [(0, 1)]), (1, [(1, 2)], [(1, 0), (1, 4)]), (4, [(4, 1)], [(4, 2)]), (5, [(5, 3)], [])]
+    cols = [(0, [(0, 0)], [(1, 0), (3, 0)]), (1, [(4, 1)], [(0, 1), (3, 1)]), (2, [(1, 2)], [(4, 2)]), (3, [(5, 3)], [(3, 3)])]
+    for r in range(6):
+        for c in range(5):
+            in_p = any((r, c) in line[1] for line in rows) or any((r, c) in line[1] for line in cols)
+            in_n = any((r, c) in line[2] for line in rows) or any((r, c) in line[2] for line in cols)
+            assert in_p == (Y[r][c] == 1) and in_n == (Y[r][c] == 0), (r, c)
+    tp, tn = mp.mpf(4), mp.mpf(1)
+
+    def way(lines, count):
+        """Mean over the lines with a positive of softplus(Tn lse_N(x/Tn) + Tp lse_P(-x/Tp)); the gradient is
+        sigmoid(z) / count times the softmax weights of N (+) and P (-) (each lse's derivative)."""
+        total = mp.mpf(0)
+        g = [[mp.mpf(0)] * 5 for _ in range(6)]
+        for _, P, N in lines:
+            if not N:
+                continue  # softplus(-inf) = 0, gradient 0
+            en = [e(mp.mpf(X[i][j]) / tn) for i, j in N]
+            ep = [e(-mp.mpf(X[i][j]) / tp) for i, j in P]
+            z = tn * mp.log(sum(en)) + tp * mp.log(sum(ep))
+            total += sp(z)
+            for (i, j), w in zip(N, en):
+                g[i][j] += sg(z) / count * w / sum(en)
+            for (i, j), w in zip(P, ep):
+                g[i][j] -= sg(z) / count * w / sum(ep)
+        return total / count, g
+    vs, gs = way(rows, 4)
+    vc, gc = way(cols, 4)
+    base = """A 6 x 5 batch with unknown labels (they carry large logits, which must not matter). Rows 2 and 3 and
+        column 4 have no positive and are dropped; row 5 has a positive but no negative: its term is
+        softplus(-inf) = 0 and it counts. Each labelled line has at most two entries per set:
+        rows 0: P {x00} N {x01}; 1: P {x12} N {x10, x14}; 4: P {x41} N {x42}; 5: P {x53} N {};
+        columns 0: P {x00} N {x10, x30}; 1: P {x41} N {x01, x31}; 2: P {x12} N {x42}; 3: P {x53} N {x33}.
+        With Tn = 1 a one-element N gives x_n, two give ln(e^a + e^b); a one-element P gives -x_p, so
+        z = lse_N - x_p and each way is the mean of softplus(z) over its 4 lines; the gradient is
+        sigmoid(z) / 4 times the softmax weight within N (+) and P (-)."""
+    params = {"tp": 4.0, "tn": 1.0, "way": "class"}
+    v.append(loss_vector("unknowns_and_empty_lines_6x5_class", "twoway", params, X, Y,
+        base + "\nClass way: columns 0-3.", vc, gc))
+    params = {"tp": 4.0, "tn": 1.0, "way": "both"}
+    v.append(loss_vector("unknowns_and_empty_lines_6x5_both", "twoway", params, X, Y,
+        base + "\nBoth: the class-way mean plus the sample-way mean (rows 0, 1, 4, 5); gradients add.",
+        vs + vc, [[gs[i][j] + gc[i][j] for j in range(5)] for i in range(6)]))
+    # Softplus far in both tails.
+    v.append(loss_vector("softplus_tails", "twoway", {"tp": 4.0, "tn": 1.0, "way": "sample"},
+        [[-10.0, 15.0], [20.0, -10.0]], [[1, 0], [1, 0]],
+        """One positive and one negative per row: z = x_n - x_p, 25 in row 0 (softplus(25) = 25 + ln(1 + e^-25),
+        past torch's softplus threshold of 20) and -30 in row 1 (softplus(-30) = ln(1 + e^-30), about 9.4e-14).
+        Value (softplus(25) + softplus(-30)) / 2; gradients (-sigmoid(z), +sigmoid(z)) / 2 per row.""",
+        (sp(25) + sp(-30)) / 2, [[-sg(25) / 2, sg(25) / 2], [-sg(-30) / 2, sg(-30) / 2]]))
+    # The release's masking where |x| / T >= 100 with both sets non-empty: Tn = 0.01.
+    xs = [[1.5, 0.5, -2.0]]
+    ys = [[1, 0, -1]]
+    tn_, tp_ = mp.mpf("0.01"), mp.mpf(4)
+    z_exact = mp.mpf("0.5") - mp.mpf("1.5")
+    v.append(loss_vector("tiny_tn_exact", "twoway", {"tp": 4.0, "tn": 0.01, "way": "sample", "mask": "exact"}, xs, ys,
+        """Tn = 0.01, so x / Tn is 150 for the positive. With set semantics N = {0.5} and P = {1.5}: each lse is
+        its single element, z = 0.5 - 1.5 = -1, value softplus(-1), gradient (-sigmoid(-1), +sigmoid(-1), 0).""",
+        sp(z_exact), [[-sg(z_exact), sg(z_exact), 0.0]]))
+    # Official: every entry enters both logsumexps, excluded ones with -100 after the division by T.
+    en = [e(mp.mpf("1.5") / tn_ - 100), e(mp.mpf("0.5") / tn_), e(mp.mpf("-2.0") / tn_ - 100)]
+    ep = [e(-mp.mpf("1.5") / tp_), e(-mp.mpf("0.5") / tp_ - 100), e(mp.mpf("2.0") / tp_ - 100)]
+    z_off = tn_ * mp.log(sum(en)) + tp_ * mp.log(sum(ep))
+    g_off = [sg(z_off) * (en[k] / sum(en) - ep[k] / sum(ep)) for k in range(3)]
+    v.append(loss_vector("tiny_tn_official", "twoway", {"tp": 4.0, "tn": 0.01, "way": "sample", "mask": "official"}, xs, ys,
+        """The same row with the release's -100 offsets: the excluded positive enters the negative logsumexp as
+        1.5 / 0.01 - 100 = 50, equal to the negative's 0.5 / 0.01 = 50, so
+        Tn lse_N = 0.01 ln(e^50 + e^50 + e^(-200 - 100)) = 0.5 + 0.01 ln 2 (plus a negligible term), while
+        Tp lse_P = 4 ln(e^(-1.5/4) + e^(-0.5/4 - 100) + e^(2/4 - 100)) stays about -1.5: z = -1 + 0.01 ln 2
+        + tiny terms, not -1. Gradient sigmoid(z) (wN_k - wP_k) with each lse's softmax weights.""",
+        sp(z_off), [g_off]))
+    return v
+
+
+def sharper_elementwise_vectors():
+    """Each baseline at large logits (+-40), where naive formulas lose every digit."""
+    v = []
+    X = [[40.0, -40.0], [-40.0, 40.0]]
+    Y = [[1, 0], [1, 0]]
+    # Row 0 right (positive 40, negative -40), row 1 wrong (positive -40, negative 40).
+    right, wrong = sp(-40), sp(40)
+    v.append(loss_vector("bce_at_40", "bce", {"reduction": "sum_mean"}, X, Y,
+        """Terms softplus(-s) with s = x on positives and -x on negatives: s = 40 twice in row 0 (softplus(-40)
+        = ln(1 + e^-40), about 4.2e-18) and s = -40 twice in row 1 (softplus(40) = 40 + ln(1 + e^-40)).
+        Sum over classes, mean over the 2 rows. Gradients (sigmoid(x) - 1 on positives, sigmoid(x) on
+        negatives) / 2: -sigmoid(-40)/2 and sigmoid(-40)/2 in row 0, -sigmoid(40)/2 and sigmoid(40)/2 in row 1.""",
+        (2 * right + 2 * wrong) / 2, [[(sg(40) - 1) / 2, sg(-40) / 2], [(sg(-40) - 1) / 2, sg(40) / 2]]))
+    # Focal, gamma 2: term (1 - p_t)^2 softplus(-s); d/ds = (1-p_t)^2 (2 p_t ln p_t - (1 - p_t)) with the sign of s.
+    def focal_term(sv):
+        pt = sg(sv)
+        return (1 - pt) ** 2 * sp(-sv), (1 - pt) ** 2 * (2 * pt * (-sp(-sv)) - (1 - pt))
+    t40, d40 = focal_term(40)
+    tm40, dm40 = focal_term(-40)
+    v.append(loss_vector("focal_at_40", "focal", {"gamma": 2.0}, X, Y,
+        """gamma = 2, no alpha: term (1 - p_t)^2 (-ln p_t) = (1 - p_t)^2 softplus(-s), s = x (positives) or -x
+        (negatives), p_t = sigmoid(s). Row 0 has s = 40 twice (p_t = 1 - 4.2e-18: the weight alone is 1.8e-35);
+        row 1 s = -40 twice. Derivative in s: (1 - p_t)^2 (2 p_t ln p_t - (1 - p_t)); d/dx = that for
+        positives and minus it for negatives; sum over classes, mean over the 2 rows (halved).""",
+        (2 * t40 + 2 * tm40) / 2, [[d40 / 2, -d40 / 2], [dm40 / 2, -dm40 / 2]]))
+    # ASL (gamma_neg 4, gamma_pos 0, clip 0.05, eps 1e-8), focusing weight held constant.
+    eps = mp.mpf("1e-8")
+    p_pos_right = sg(40)      # positive, x = 40
+    p_neg_right = sg(-40)     # negative, x = -40: p below the clip, q = 1, term 0
+    p_pos_wrong = sg(-40)     # positive, x = -40: p < eps, log clamped at ln eps, gradient 0
+    p_neg_wrong = sg(40)      # negative, x = 40: q = 1 - p + 0.05, p_m = p - 0.05
+    q = 1 - p_neg_wrong + mp.mpf("0.05")
+    pm = p_neg_wrong - mp.mpf("0.05")
+    value = -mp.log(p_pos_right) + 0 + (-mp.log(eps)) + (-(pm ** 4) * mp.log(q))
+    g = [[-(1 - p_pos_right), 0.0], [0.0, pm ** 4 * p_neg_wrong * (1 - p_neg_wrong) / q]]
+    v.append(loss_vector("asl_at_40", "asl", {"gamma_neg": 4.0, "gamma_pos": 0.0, "clip": 0.05}, X, Y,
+        """Row 0: the positive x = 40 gives -ln sigmoid(40) (about 4.2e-18), gradient -(1 - p); the negative
+        x = -40 has p = 4.2e-18 below the clip: q = 1, term 0, gradient 0. Row 1: the positive x = -40 has
+        p = 4.2e-18 < eps = 1e-8: -ln max(p, eps) = -ln 1e-8, and the clamp stops the gradient; the negative
+        x = 40: q = 1 - p + 0.05 = 0.05 + e^-40-ish, p_m = p - 0.05: -p_m^4 ln q, gradient (weight held)
+        p_m^4 p (1 - p) / q. Sum over classes, mean over the 2 rows (halved).""",
+        value / 2, [[t / 2 for t in r] for r in g]))
+    return v
+
+
 def softmax_vectors():
     v = []
     x = [2.0, 0.5, -1.0]
@@ -321,6 +460,16 @@ def metric_vectors():
         50. Column 0: positive 0.1 behind negative 0.9: 1/2; column 1 has no positive and is skipped: mAP@class
         = 50.""",
         {"per_sample": [None, 50], "per_class": [50, None], "map_sample": 50, "map_class": 50}))
+    ap_g = (1 + mp.mpf(2) / 4 + mp.mpf(3) / 5) / 3
+    ap_i = (1 + 1 + mp.mpf(3) / 5) / 3
+    v.append(metric_vector("signed_zeros_tie_grouped", [[0.0, -0.0, 0.5, 0.0, -0.2]], [[1, 0, 1, 0, 1]], "grouped",
+        """0.0 and -0.0 are equal scores, so 0.0, -0.0, 0.0 form one tie. Grouped thresholds: 0.5 (1 seen, 1 hit),
+        0 (4 seen, 2 hits), -0.2 (5 seen, 3 hits): AP = (1 + 2/4 + 3/5) / 3.""",
+        {"map_sample": 100 * ap_g}))
+    v.append(metric_vector("signed_zeros_tie_index", [[0.0, -0.0, 0.5, 0.0, -0.2]], [[1, 0, 1, 0, 1]], "index",
+        """Index ties: 0.5 first, then the three zeros in position order (index 0 positive, 1 negative, 3
+        negative), then -0.2: positives at ranks 1, 2 and 5: AP = (1 + 2/2 + 3/5) / 3.""",
+        {"map_sample": 100 * ap_i}))
     v.append(metric_vector("matrix_3x3", [[0.9, 0.7, 0.4], [0.1, 0.8, 0.3], [0.5, 0.6, 0.7]], [[0, 1, -1], [1, 1, 0], [0, 0, 1]], "grouped",
         """Samples: row 0 labelled (0.9 neg, 0.7 pos): 1/2. Row 1: 0.8 pos (1/1), 0.3 neg, 0.1 pos (2/3): 5/6.
         Row 2: 0.7 pos first: 1. mAP@sample = 100 (1/2 + 5/6 + 1) / 3.
@@ -349,7 +498,7 @@ def write(name, title, key, vectors):
 
 if __name__ == "__main__":
     os.makedirs(ROOT, exist_ok=True)
-    write("twoway.yaml", "Test vectors of the two-way loss.", "losses", twoway_vectors())
+    write("twoway.yaml", "Test vectors of the two-way loss.", "losses", twoway_vectors() + sharper_twoway_vectors())
     write("softmax.yaml", "Test vectors of the multi-label softmax loss.", "losses", softmax_vectors())
-    write("elementwise.yaml", "Test vectors of the element-wise baselines (BCE, focal, ASL).", "losses", elementwise_vectors())
+    write("elementwise.yaml", "Test vectors of the element-wise baselines (BCE, focal, ASL).", "losses", elementwise_vectors() + sharper_elementwise_vectors())
     write("metrics.yaml", "Test vectors of AP, mAP@class and mAP@sample.", "metrics", metric_vectors())
