@@ -16,7 +16,7 @@ TWOWAY := target/release/twoway
 LITE_TARGET := target/torch-free
 TWOWAY_LITE := $(LITE_TARGET)/release/twoway
 
-.PHONY: setup build build-lite test test-big reproduce paper-smoke bench fmt lint clean-venv
+.PHONY: setup build build-lite test test-big reproduce paper-smoke bench gpu-check mutants fuzz fmt lint clean-venv
 
 ## setup: project-local venv with torch==$(TORCH_VERSION) (libtorch for tch) and the Python tools. Idempotent.
 setup: $(STAMP)
@@ -88,6 +88,36 @@ paper-smoke: build $(SMOKE)/data/.done $(foreach b,$(SMOKE_BACKBONES),$(SMOKE)/w
 	$(TWOWAY) claims --results $(SMOKE)/results
 	$(TWOWAY) diff --against published --results $(SMOKE)/results || test $$? -eq 1
 	$(TWOWAY) status --out $(SMOKE)/results
+
+DEVICE ?= cuda
+
+## gpu-check: the CUDA checks in one script (conformance in every kind, fp16 / bf16 training paths,
+## backbones against torchvision with TF32 off, GPU bench ratios); DEVICE=cpu is its dry run (in CI).
+gpu-check: setup
+	$(CARGO_ENV) DEVICE=$(DEVICE) tools/gpu_check.sh
+
+MUTANTS_ARGS ?=
+
+## mutants: mutation testing of the loss and metric code with cargo-mutants (installed when absent): the
+## reference's code judged by its tests, the gpu crate's loss code by the shared suite in tests/. Long on 2
+## cores (see the README); MUTANTS_ARGS="--shard 0/4" runs a quarter, "--file reference/src/ways.rs" one file.
+mutants: setup
+	@command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants
+	$(CARGO_ENV) cargo mutants --gitignore true -p twoway-reference $(MUTANTS_ARGS)
+	$(CARGO_ENV) cargo mutants --gitignore true -p twoway-gpu --test-package twoway-gpu --test-package twoway-tests $(MUTANTS_ARGS)
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := matrix table_csv spec_yaml result_json datasets
+
+## fuzz: libFuzzer on every parser of a user's file, FUZZ_SECONDS each (cargo-fuzz, installed when absent;
+## its sanitizer flag needs RUSTC_BOOTSTRAP=1, set for the fuzz crate alone). A crash stops it; keep the
+## input under fuzz/regressions/<target>/ once fixed (reproduce/tests/fuzz_regressions.rs replays them).
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t && \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -malloc_limit_mb=1024 || exit 1; \
+	done
 
 ## bench: criterion benchmarks, then the Python peers timed in the same run, and the ratios.
 bench: build build-lite

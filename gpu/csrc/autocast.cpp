@@ -9,3 +9,16 @@ extern "C" void twoway_autocast_set_cuda_bf16(int enable_bf16) {
 extern "C" int twoway_autocast_cuda_is_bf16() {
   return at::autocast::get_autocast_dtype(at::kCUDA) == at::kBFloat16;
 }
+
+// TF32 for CUDA matrix products and convolutions (libtorch allows it in cuDNN convolutions by default):
+// off for exactness checks against an f32 / f64 reference.
+#include <ATen/Context.h>
+
+extern "C" void twoway_cuda_set_tf32(int allow) {
+  at::globalContext().setAllowTF32CuBLAS(allow != 0);
+  at::globalContext().setAllowTF32CuDNN(allow != 0);
+}
+
+extern "C" int twoway_cuda_tf32_allowed() {
+  return at::globalContext().allowTF32CuBLAS() || at::globalContext().allowTF32CuDNN();
+}

@@ -191,6 +191,21 @@ pub fn runtime_info() -> String {
 extern "C" {
     fn twoway_autocast_set_cuda_bf16(enable_bf16: i32);
     fn twoway_autocast_cuda_is_bf16() -> i32;
+    fn twoway_cuda_set_tf32(allow: i32);
+    fn twoway_cuda_tf32_allowed() -> i32;
+}
+
+/// Allows (or forbids) TF32 in CUDA matrix products and cuDNN convolutions (libtorch allows it in
+/// convolutions by default). Exactness checks against f32 / f64 references turn it off.
+pub fn set_cuda_tf32(allow: bool) {
+    // SAFETY: plain calls into libtorch's global context, no pointers involved.
+    unsafe { twoway_cuda_set_tf32(allow as i32) }
+}
+
+/// Whether TF32 is allowed in CUDA matrix products or cuDNN convolutions.
+pub fn cuda_tf32_allowed() -> bool {
+    // SAFETY: as above.
+    unsafe { twoway_cuda_tf32_allowed() != 0 }
 }
 
 /// Runs `f` under CUDA autocast in bf16 (libtorch's default autocast kind on CUDA is f16; the recipe asks

@@ -45,6 +45,9 @@ pub struct ForwardArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
+    /// Allow TF32 on CUDA (off by default here: this command checks a file against an exact reference).
+    #[arg(long)]
+    pub tf32: bool,
 }
 
 #[derive(clap::Args, Debug)]

@@ -42,6 +42,11 @@ pub struct Baseline {
 /// earlier 8-column form); rows with an empty `reproduced` are not baselines.
 pub fn read_csv_baseline(path: &Path) -> Result<BTreeMap<CellKey, Baseline>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    parse_csv_baseline(&text, path)
+}
+
+/// Parses the text of a table CSV as a baseline (`path` names it in errors).
+pub fn parse_csv_baseline(text: &str, path: &Path) -> Result<BTreeMap<CellKey, Baseline>> {
     let mut lines = text.lines().enumerate();
     let columns = match lines.next() {
         Some((_, h)) if h.trim_end() == CSV_HEADER => 10,

@@ -10,11 +10,16 @@ use std::path::{Path, PathBuf};
 /// Reads a 2-D matrix from a `.npy` or `.json` file, as f64.
 pub fn read_matrix(path: &Path) -> Result<Array2<f64>> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    parse_matrix(&bytes, path)
+}
+
+/// Parses the bytes of a `.npy` or `.json` matrix file (`path` names it in errors).
+pub fn parse_matrix(bytes: &[u8], path: &Path) -> Result<Array2<f64>> {
     let is_npy = bytes.starts_with(b"\x93NUMPY");
     let m = if is_npy {
-        read_npy(&bytes).with_context(|| format!("{}: not a 2-D float or integer .npy array", path.display()))?
+        read_npy(bytes).with_context(|| format!("{}: not a 2-D float or integer .npy array", path.display()))?
     } else if path.extension().is_some_and(|e| e == "json") || bytes.first().is_some_and(|b| *b == b'[') {
-        read_json(&bytes).with_context(|| format!("{}: malformed JSON matrix", path.display()))?
+        read_json(bytes).with_context(|| format!("{}: malformed JSON matrix", path.display()))?
     } else {
         bail!("{}: neither a .npy file nor a JSON array (nested lists of numbers)", path.display());
     };
@@ -24,7 +29,43 @@ pub fn read_matrix(path: &Path) -> Result<Array2<f64>> {
     Ok(m)
 }
 
+/// Checks a `.npy` file's framing before any reader allocates for it: the header length within the file,
+/// and the data its shape and dtype announce present in full (a crafted header must not make a reader ask
+/// for gigabytes).
+fn check_npy_frame(bytes: &[u8]) -> Result<()> {
+    let major = *bytes.get(6).context("truncated .npy header")?;
+    let (len, start): (usize, usize) = match major {
+        1 => {
+            (u16::from_le_bytes([bytes.get(8).copied().unwrap_or(0), bytes.get(9).copied().unwrap_or(0)]) as usize, 10)
+        }
+        2 | 3 => {
+            let b = bytes.get(8..12).context("truncated .npy header")?;
+            (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, 12)
+        }
+        v => bail!(".npy format version {v} is not 1, 2 or 3"),
+    };
+    let end =
+        start.checked_add(len).filter(|e| *e <= bytes.len()).context("the .npy header is longer than the file")?;
+    let header = std::str::from_utf8(&bytes[start..end]).context("the .npy header is not text")?;
+    let field = |key: &str| header.split_once(key).map(|(_, rest)| rest);
+    let descr = field("'descr':").and_then(|r| r.split('\'').nth(1)).context("the .npy header has no descr")?;
+    let item: usize = descr.trim_start_matches(['<', '>', '|', '=']).get(1..).and_then(|d| d.parse().ok()).unwrap_or(1);
+    let shape = field("'shape':").and_then(|r| r.split_once('(')).and_then(|(_, r)| r.split_once(')')).map(|(s, _)| s);
+    let shape = shape.context("the .npy header has no shape")?;
+    let mut count: usize = 1;
+    for d in shape.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let d: usize = d.parse().with_context(|| format!("shape entry `{d}` is not a size"))?;
+        count = count.checked_mul(d).context("the .npy shape overflows")?;
+    }
+    let need = count.checked_mul(item.max(1)).context("the .npy shape overflows")?;
+    if need > bytes.len() - end {
+        bail!("the .npy header announces {need} data bytes, the file holds {}", bytes.len() - end);
+    }
+    Ok(())
+}
+
 fn read_npy(bytes: &[u8]) -> Result<Array2<f64>> {
+    check_npy_frame(bytes)?;
     macro_rules! attempt {
         ($($t:ty),*) => {
             $(if let Ok(a) = Array2::<$t>::read_npy(Cursor::new(bytes)) {

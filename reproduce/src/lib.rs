@@ -11,6 +11,7 @@ pub mod cli;
 pub mod data;
 pub mod diff;
 pub mod eval;
+pub mod fuzzing;
 pub mod io;
 #[cfg(feature = "torch")]
 pub mod model;

@@ -91,6 +91,11 @@ impl Model {
         Ok(Model { vs, net, opt, scaler, autocast, bn_buffers, skipped: 0 })
     }
 
+    /// The autocast kind of the forward pass (`None` off CUDA, or with an f32 recipe).
+    pub fn autocast_kind(&self) -> Option<Kind> {
+        self.autocast
+    }
+
     /// Computes the step's gradients (zeroed first) over `replicas` chunks of the batch, scaled by `scale`,
     /// leaving the BatchNorm running statistics at replica 0's. Returns the mean of the chunks' losses.
     pub fn gradients(

@@ -113,8 +113,13 @@ pub fn hash(config: &serde_json::Value) -> String {
 impl ResultFile {
     pub fn read(path: &Path) -> Result<ResultFile> {
         let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        ResultFile::parse(&bytes, path)
+    }
+
+    /// Parses and checks the bytes of a result file (`path` names it in errors).
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<ResultFile> {
         let r: ResultFile =
-            serde_json::from_slice(&bytes).with_context(|| format!("{}: not a twoway result file", path.display()))?;
+            serde_json::from_slice(bytes).with_context(|| format!("{}: not a twoway result file", path.display()))?;
         if r.format != FORMAT {
             bail!("{}: format `{}`, expected `{FORMAT}`", path.display(), r.format);
         }

@@ -38,6 +38,9 @@ fn forward(backbone: &str, weights: &Path, input: &Path, out: &Path, dtype: &str
         "--dtype",
         dtype,
     ];
+    // `make gpu-check` runs these on CUDA (TF32 off: the command's default).
+    let device = test_device();
+    args.extend(["--device", device.as_str()]);
     if features {
         args.push("--features");
     }

@@ -76,6 +76,18 @@ impl Spec {
         Spec::from_texts(&names, &texts)
     }
 
+    /// The spec with the data file `name` (one of [`FILES`]) replaced by `text`, validated (what `twoway
+    /// spec` does for an edited copy, one file at a time).
+    pub fn with_file(name: &str, text: &str) -> Result<Spec, SpecError> {
+        let Some(k) = FILES.iter().position(|f| *f == name) else {
+            return Err(SpecError::invalid(name, "(file)", format!("not a spec file; expected one of {FILES:?}")));
+        };
+        let names = FILES.map(|f| format!("spec/data/{f}"));
+        let mut texts = EMBEDDED;
+        texts[k] = text;
+        Spec::from_texts(&names, &texts)
+    }
+
     fn from_texts<S: AsRef<str>>(names: &[S], texts: &[&str]) -> Result<Spec, SpecError> {
         let n = |i: usize| names[i].as_ref();
         let t = |i: usize| move |e: SpecError| e.with_line_from(texts[i]);

@@ -37,6 +37,9 @@ pub fn forward(a: &ForwardArgs, out: &mut dyn Write) -> Result<()> {
         bail!("--batch must be at least 1");
     }
     let device = a.device.resolve()?;
+    if device.is_cuda() {
+        twoway_gpu::set_cuda_tf32(a.tf32);
+    }
     let x = read_images(&a.input)?;
     let shape: Vec<i64> = x.shape().iter().map(|&d| d as i64).collect();
     check_input(&shape, 32).with_context(|| a.input.display().to_string())?;

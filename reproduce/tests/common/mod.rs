@@ -107,3 +107,9 @@ pub fn read_npy_u8(path: &Path) -> (Vec<usize>, Vec<u8>) {
     let a = ndarray::ArrayD::<u8>::read_npy(std::io::Cursor::new(&bytes)).unwrap();
     (a.shape().to_vec(), a.iter().copied().collect())
 }
+
+/// The device the device-dependent tests run on: `TWOWAY_TEST_DEVICE` (`cpu` unless `make gpu-check` sets
+/// `cuda`).
+pub fn test_device() -> String {
+    std::env::var("TWOWAY_TEST_DEVICE").unwrap_or_else(|_| "cpu".into())
+}

@@ -1,0 +1,5 @@
+//! See `twoway_reproduce::fuzzing::table_csv`.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| twoway_reproduce::fuzzing::table_csv(data));
