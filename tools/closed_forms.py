@@ -308,6 +308,14 @@ def sharper_elementwise_vectors():
         x = 40: q = 1 - p + 0.05 = 0.05 + e^-40-ish, p_m = p - 0.05: -p_m^4 ln q, gradient (weight held)
         p_m^4 p (1 - p) / q. Sum over classes, mean over the 2 rows (halved).""",
         value / 2, [[t / 2 for t in r] for r in g]))
+    # ASL without clip: a lone negative in its tail, where p = sigmoid(-16) ~ 1.1e-7 must not be taken
+    # from 1 - (1 - p) (which keeps only 9 of its digits).
+    p = sg(-16)
+    v.append(loss_vector("asl_without_clip_negative_tail", "asl", {"gamma_neg": 4.0, "gamma_pos": 0.0, "clip": 0.0}, [[-16.0]], [[0]],
+        """clip = 0: q = 1 - p with p = sigmoid(-16) (about 1.1e-7), no clamp; the term is
+        -p^4 ln(1 - p) = p^4 softplus(-16) (about 1.8e-35); with the focusing weight held constant the
+        gradient is -p^4 d ln(1 - p)/dx = p^4 p = p^5. One entry, one row.""",
+        p ** 4 * sp(-16), [[p ** 5]]))
     return v
 
 

@@ -64,7 +64,8 @@ fn first_false(ok: &Tensor, values: &Tensor) -> Result<(i64, i64, f64), GpuError
 pub(crate) fn max_of(kind: Kind) -> f64 {
     match kind {
         Kind::Half => 65504.0,
-        Kind::BFloat16 => 3.389_531_389_251_535e38,
+        // (2 - 2^-7) 2^127: bfloat16 keeps f32's exponent and 7 explicit mantissa bits.
+        Kind::BFloat16 => 3.389_531_389_251_535_5e38,
         Kind::Float => f32::MAX as f64,
         _ => f64::MAX,
     }

@@ -111,7 +111,7 @@ impl Entry for Focal {
         let focus = one_minus_q.powf(self.gamma);
         let l = -focus * log_q;
         let d = focus * (self.gamma * q * log_q - one_minus_q);
-        (w * l, w * d * sign)
+        (w * l, sign * w * d)
     }
     fn reduction(&self) -> Reduction {
         self.reduction
@@ -168,22 +168,24 @@ impl Asl {
 impl Entry for Asl {
     fn entry(&self, x: f64, positive: bool) -> (f64, f64) {
         let p = sigmoid(x);
-        let dp = p * sigmoid(-x); // dp/dx = p (1 - p)
-                                  // base = the probability inside the log, one_minus = 1 - base (computed without cancellation),
-                                  // dbase = d base / dx (0 where a clamp is active).
+        // dp/dx = p (1 - p).
+        let dp = p * sigmoid(-x);
+        // base = the probability inside the log, one_minus = 1 - base (computed without cancellation),
+        // dbase = d base / dx (0 where a clamp is active).
         let (base, one_minus, dbase, gamma) = if positive {
             (p, sigmoid(-x), dp, self.gamma_pos)
-        } else if self.clip > 0.0 {
+        } else {
+            // Without clip, shifted = 1 - p exactly and the clamp never applies.
             let shifted = sigmoid(-x) + self.clip;
             if shifted <= 1.0 {
                 (shifted, p - self.clip, -dp, self.gamma_neg)
             } else {
                 (1.0, 0.0, 0.0, self.gamma_neg)
             }
-        } else {
-            (sigmoid(-x), p, -dp, self.gamma_neg)
         };
-        let (log, dlog) = if base >= self.eps { (base.ln(), dbase / base) } else { (self.eps.ln(), 0.0) };
+        // ln(base) near 1 from its complement (ln_1p), where base.ln() would keep only the digits of base - 1.
+        let ln_base = if base >= 0.5 { (-one_minus).ln_1p() } else { base.ln() };
+        let (log, dlog) = if base >= self.eps { (ln_base, dbase / base) } else { (self.eps.ln(), 0.0) };
         // Focusing weight w = (1 - base)^gamma and its derivative.
         let w = one_minus.powf(gamma);
         let dw = if self.focus_grad && gamma > 0.0 && one_minus > 0.0 {

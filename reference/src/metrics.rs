@@ -120,8 +120,9 @@ impl Thresholds {
         let span = top - bottom;
         self.top = top;
         self.buckets = buckets;
-        // A zero scale (a span that overflows) puts everything in bucket 0.
-        self.scale = if span > 0.0 && span.is_finite() { buckets as f64 / span } else { 0.0 };
+        // The thresholds are distinct, so span > 0; a zero scale (a span that overflows) puts everything in
+        // bucket 0.
+        self.scale = if span.is_finite() { buckets as f64 / span } else { 0.0 };
         let mut i = 0;
         for b in 0..=buckets {
             while i < m && self.bucket(self.scores[i]) < b {
@@ -229,7 +230,7 @@ impl RowScratch {
 #[inline]
 fn scan_row(scores: &[f64], targets: &[f64], row: usize, b: &mut RowScratch) -> Result<(), (usize, RefError)> {
     let n = scores.len();
-    if b.pos.len() < n {
+    if b.pos.len() != n {
         b.pos.resize(n, 0);
         b.neg.resize(n, 0.0);
         b.neg_cols.resize(n, 0);
@@ -465,5 +466,26 @@ mod tests {
             assert_eq!(score_of_key(descending_key(x)).to_bits(), x.to_bits(), "{x}");
         }
         assert_eq!(score_of_key(descending_key(-0.0)).to_bits(), 0.0f64.to_bits());
+    }
+
+    /// The grouped bucket table against its definition (`table[b]` = the number of thresholds whose bucket
+    /// lies before `b`), and its spread: evenly spaced thresholds get a bucket each, the top one the first
+    /// and the bottom one the last, so a lookup compares a score with at most one or two of them.
+    #[test]
+    fn the_bucket_table_follows_its_definition_and_spreads_even_thresholds() {
+        let m = 100;
+        let positives = (0..m).map(|k| composite(descending_key(10.0 + k as f64), k)).collect();
+        let th = Thresholds::build(positives, Ties::Grouped);
+        assert_eq!(th.counts, vec![1; m]);
+        assert_eq!(th.buckets, BUCKETS_PER_THRESHOLD * m);
+        assert_eq!(th.table.len(), th.buckets + 1);
+        for b in 0..=th.buckets {
+            let before = th.scores[..m].iter().filter(|s| th.bucket(**s) < b).count();
+            assert_eq!(th.table[b] as usize, before, "table[{b}]");
+        }
+        assert_eq!(th.bucket(th.scores[0]), 0);
+        assert_eq!(th.bucket(th.scores[m - 1]), th.buckets - 1);
+        let crowded = (0..th.buckets).map(|b| th.table[b + 1] - th.table[b]).max();
+        assert_eq!(crowded, Some(1), "evenly spaced thresholds share a bucket");
     }
 }

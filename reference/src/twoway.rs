@@ -105,8 +105,9 @@ impl LineLoss for Exact {
                 _ => {}
             }
         }
-        // An empty N has logsumexp -inf, so z = -inf, the loss is 0 and sigmoid(z) = 0.
-        let lse_n = if sn > 0.0 { mn + sn.ln() } else { f64::NEG_INFINITY };
+        // A non-empty N has sn >= 1 (its maximum adds e^0); an empty one has mn = -inf and sn = 0, so its
+        // logsumexp is -inf, z = -inf, the loss is 0 and sigmoid(z) = 0.
+        let lse_n = mn + sn.ln();
         let z = self.tn * lse_n + self.tp * (mp + sp.ln());
         let c = sigmoid(z) * scale;
         if c > 0.0 {

@@ -5,6 +5,7 @@
 
 use ndarray::Array2;
 use proptest::prelude::*;
+use twoway_reference::metrics::average_precision;
 use twoway_reference::{evaluate, ApOptions, Ties};
 use twoway_spec::Denominator;
 
@@ -81,13 +82,32 @@ fn check(s: &Array2<f64>, y: &Array2<f64>) -> Result<(), TestCaseError> {
                 let want = ap_by_definition(&col, &y.column(j).to_vec(), opts).map(|a| 100.0 * a);
                 prop_assert!(same(*got, want), "{ties} {denominator:?} class {j}: {got:?} vs {want:?}");
             }
+            let mut sample_aps = Vec::new();
             for (i, got) in report.per_sample.iter().enumerate() {
                 let want = ap_by_definition(&s.row(i).to_vec(), &y.row(i).to_vec(), opts).map(|a| 100.0 * a);
                 prop_assert!(same(*got, want), "{ties} {denominator:?} sample {i}: {got:?} vs {want:?}");
+                // One vector alone, through the single-vector entry point.
+                let alone = average_precision(&s.row(i).to_vec(), &y.row(i).to_vec(), opts).unwrap();
+                prop_assert!(
+                    same(alone.map(|a| 100.0 * a), want),
+                    "{ties} {denominator:?} sample {i} alone: {alone:?}"
+                );
+                sample_aps.extend(want);
             }
+            let class_aps: Vec<f64> = (0..s.ncols())
+                .filter_map(|j| ap_by_definition(&s.column(j).to_vec(), &y.column(j).to_vec(), opts))
+                .map(|a| 100.0 * a)
+                .collect();
+            // mAP: the mean over the vectors with a positive; none without one.
+            prop_assert!(same(report.map_class, mean_of(&class_aps)), "{ties} mAP@class {:?}", report.map_class);
+            prop_assert!(same(report.map_sample, mean_of(&sample_aps)), "{ties} mAP@sample {:?}", report.map_sample);
         }
     }
     Ok(())
+}
+
+fn mean_of(aps: &[f64]) -> Option<f64> {
+    (!aps.is_empty()).then(|| aps.iter().sum::<f64>() / aps.len() as f64)
 }
 
 fn same(a: Option<f64>, b: Option<f64>) -> bool {
