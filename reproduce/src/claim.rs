@@ -114,29 +114,66 @@ fn write_holder(path: &Path, h: &Holder) -> Result<()> {
     crate::io::write_text(path, &serde_json::to_string(h)?)
 }
 
+/// How long an unreadable claim file is taken for one being written before it counts as stale.
+const UNREADABLE_GRACE: Duration = Duration::from_secs(30);
+
+/// Creates the claim file `path` holding `h`, failing with `AlreadyExists` if there is one. The holder is
+/// written to a temporary file first and hard-linked into place (atomic, and refused when the name exists,
+/// on local and NFS file systems), so a process killed at any instant never leaves an empty claim behind.
+/// Where hard links are not supported, create-new and write.
+fn create_with(path: &Path, h: &Holder) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_vec(h).map_err(std::io::Error::other)?)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) => {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+            f.write_all(&serde_json::to_vec(h).map_err(std::io::Error::other)?)
+        }
+        Ok(()) => Ok(()),
+    }
+}
+
 /// Claims the cell `seed` in `dir` unless a live process holds it; a stale claim is reclaimed (reported
 /// through `log`).
 pub fn acquire(dir: &Path, seed: u64, lease: Duration, log: &mut dyn FnMut(String)) -> Result<Acquired> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let p = path(dir, seed);
     for _ in 0..2 {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&p) {
-            Ok(f) => {
-                let holder = Holder::mine();
-                drop(f);
-                write_holder(&p, &holder)?;
-                return Ok(Acquired::Claimed(Claim::start(p, holder, lease)));
-            }
+        let holder = Holder::mine();
+        match create_with(&p, &holder) {
+            Ok(()) => return Ok(Acquired::Claimed(Claim::start(p, holder, lease))),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let Some(h) = read(&p) else {
-                    // Being written by its creator this instant: held.
-                    return Ok(Acquired::Held(Holder {
-                        host: "?".into(),
-                        pid: 0,
-                        token: 0,
-                        started: 0.0,
-                        heartbeat: now(),
-                    }));
+                    // Claims are created whole, so an empty or unreadable one was left by something else (an
+                    // older twoway, a full disk, a hand edit): held while it is young, reclaimed after that.
+                    let age = std::fs::metadata(&p)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| SystemTime::now().duration_since(t).ok());
+                    let Some(age) = age.filter(|a| *a > UNREADABLE_GRACE.min(lease)) else {
+                        return Ok(Acquired::Held(Holder {
+                            host: "?".into(),
+                            pid: 0,
+                            token: 0,
+                            started: 0.0,
+                            heartbeat: now(),
+                        }));
+                    };
+                    let aside = p.with_extension(format!("claim.reclaim{}", std::process::id()));
+                    if std::fs::rename(&p, &aside).is_ok() {
+                        if read(&aside).is_none() {
+                            let _ = std::fs::remove_file(&aside);
+                            log(format!("reclaimed {}: the claim was unreadable for {} s", p.display(), age.as_secs()));
+                        } else {
+                            let _ = std::fs::rename(&aside, &p);
+                        }
+                    }
+                    continue;
                 };
                 let Some(why) = h.stale(lease) else { return Ok(Acquired::Held(h)) };
                 // Rename it aside (one process wins), check it is the claim judged stale, remove it.
@@ -276,6 +313,28 @@ mod tests {
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(lines[0].contains("process 4194304 of this host is gone"), "{lines:?}");
         assert!(lines[1].contains("heartbeat 3600 s old"), "{lines:?}");
+    }
+
+    #[test]
+    fn an_unreadable_claim_is_held_while_young_and_reclaimed_when_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = path(dir.path(), 0);
+        std::fs::write(&p, "").unwrap();
+        let lease = Duration::from_secs(600);
+        let mut lines = Vec::new();
+        assert!(matches!(acquire(dir.path(), 0, lease, &mut |l| lines.push(l)).unwrap(), Acquired::Held(_)));
+        let f = std::fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(120)).unwrap();
+        drop(f);
+        let Acquired::Claimed(c) = acquire(dir.path(), 0, lease, &mut |l| lines.push(l)).unwrap() else {
+            panic!("an old empty claim was not reclaimed")
+        };
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("unreadable for 120 s"), "{lines:?}");
+        assert_eq!(read(&p).unwrap().pid, std::process::id(), "the new claim is written whole");
+        c.release();
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]
