@@ -9,32 +9,40 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use twoway_spec::{Backbone, Dataset};
 
-/// Claims, checkpoints and failure records under `out`: (cell folder, file name) by kind.
-fn markers(out: &Path) -> BTreeMap<&'static str, Vec<(PathBuf, String)>> {
-    let mut found: BTreeMap<&'static str, Vec<(PathBuf, String)>> = BTreeMap::new();
+/// Every file under `out` (folder, file name), skipping `plots/` and hidden folders (workers' logs).
+fn files(out: &Path) -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
     let mut stack = vec![out.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for e in entries.flatten() {
-            let p = e.path();
             let name = e.file_name().to_string_lossy().to_string();
-            if p.is_dir() {
+            if e.path().is_dir() {
                 if name != "plots" && !name.starts_with('.') {
-                    stack.push(p);
+                    stack.push(e.path());
                 }
-                continue;
-            }
-            let kind = if name.ends_with(".claim") {
-                "claim"
-            } else if name.ends_with(".ckpt.json") {
-                "checkpoint"
-            } else if name.ends_with(".failed") {
-                "failed"
             } else {
-                continue;
-            };
-            found.entry(kind).or_default().push((dir.clone(), name));
+                found.push((dir.clone(), name));
+            }
         }
+    }
+    found
+}
+
+/// Claims, checkpoints and failure records under `out`: (cell folder, file name) by kind.
+fn markers(out: &Path) -> BTreeMap<&'static str, Vec<(PathBuf, String)>> {
+    let mut found: BTreeMap<&'static str, Vec<(PathBuf, String)>> = BTreeMap::new();
+    for (dir, name) in files(out) {
+        let kind = if name.ends_with(".claim") {
+            "claim"
+        } else if name.ends_with(".ckpt.json") {
+            "checkpoint"
+        } else if name.ends_with(".failed") {
+            "failed"
+        } else {
+            continue;
+        };
+        found.entry(kind).or_default().push((dir, name));
     }
     found.values_mut().for_each(|v| v.sort());
     found
@@ -125,18 +133,5 @@ pub fn report(out: &Path, lease: std::time::Duration) -> Result<String> {
 }
 
 fn has_results(out: &Path) -> bool {
-    let mut stack = vec![out.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for e in entries.flatten() {
-            let p = e.path();
-            let name = e.file_name().to_string_lossy().to_string();
-            if p.is_dir() {
-                stack.push(p);
-            } else if name.starts_with("seed") && name.ends_with(".json") && !name.contains(".ckpt") {
-                return true;
-            }
-        }
-    }
-    false
+    files(out).iter().any(|(_, name)| name.starts_with("seed") && name.ends_with(".json") && !name.contains(".ckpt"))
 }

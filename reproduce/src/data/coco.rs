@@ -84,14 +84,18 @@ struct ReadFile {
     categories: Vec<ReadCategory>,
 }
 
+/// A box (x, y, w, h) as COCO's one-polygon segmentation: its four corners, clockwise from the top left.
+pub(crate) fn box_polygon(b: [f64; 4]) -> serde_json::Value {
+    let (x0, y0, x1, y1) = (b[0], b[1], b[0] + b[2], b[1] + b[3]);
+    serde_json::json!([[x0, y0, x1, y0, x1, y1, x0, y1]])
+}
+
 /// Loads a split from its instances file(s) (one for MS-COCO; several are read in order, sharing one
 /// category list) and its image folder.
 pub(crate) fn load(annotations: &[PathBuf], images: &Path) -> Result<Raw> {
     let mut out: Option<Raw> = None;
     for path in annotations {
-        let bytes = std::fs::read(path).with_context(|| {
-            format!("{}: cannot read the annotation file (is the dataset in place?)", path.display())
-        })?;
+        let bytes = super::read_annotation(path)?;
         let file: ReadFile =
             serde_json::from_slice(&bytes).with_context(|| format!("{}: not a COCO instances file", path.display()))?;
         let part = from_file(&file, path, images)?;

@@ -279,16 +279,7 @@ pub fn generate(spec: &EmbeddedSpec, root: &Path, progress: bool, replace: bool)
                         bbox: Some(b),
                         area: Some(b[2] * b[3]),
                         iscrowd: Some(0),
-                        segmentation: Some(serde_json::json!([[
-                            b[0],
-                            b[1],
-                            b[0] + b[2],
-                            b[1],
-                            b[0] + b[2],
-                            b[1] + b[3],
-                            b[0],
-                            b[1] + b[3]
-                        ]])),
+                        segmentation: Some(super::coco::box_polygon(b)),
                     });
                 }
                 images.push(image);

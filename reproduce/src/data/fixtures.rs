@@ -200,16 +200,7 @@ pub fn write_coco(dir: &Path, seed: u64, s: Sizes) -> Result<()> {
                             bbox: Some(b),
                             area: Some(b[2] * b[3]),
                             iscrowd: Some(0),
-                            segmentation: Some(json!([[
-                                b[0],
-                                b[1],
-                                b[0] + b[2],
-                                b[1],
-                                b[0] + b[2],
-                                b[1] + b[3],
-                                b[0],
-                                b[1] + b[3]
-                            ]])),
+                            segmentation: Some(super::coco::box_polygon(b)),
                         }
                     })
                     .collect();

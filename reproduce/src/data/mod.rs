@@ -291,6 +291,12 @@ pub fn load(spec: &Spec, dataset: Dataset, root: &Path, progress: bool) -> Resul
 }
 
 /// A progress bar of `n` steps (hidden unless `show`).
+/// The bytes of an annotation file, or an error that names it and says what to check.
+pub(crate) fn read_annotation(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path)
+        .with_context(|| format!("{}: cannot read the annotation file (is the dataset in place?)", path.display()))
+}
+
 pub fn bar(n: usize, show: bool, what: String) -> ProgressBar {
     let bar = if show { ProgressBar::new(n as u64) } else { ProgressBar::hidden() };
     bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ETA {eta}").unwrap());

@@ -63,9 +63,7 @@ pub(crate) fn load(dir: &Path, annotations: &[PathBuf], images: &Path) -> Result
     let mut samples = Vec::new();
     let mut rows: Vec<i8> = Vec::new();
     for path in annotations {
-        let bytes = std::fs::read(path).with_context(|| {
-            format!("{}: cannot read the annotation file (is the dataset in place?)", path.display())
-        })?;
+        let bytes = super::read_annotation(path)?;
         let instances: Vec<Instance> = serde_json::from_slice(&bytes)
             .with_context(|| format!("{}: not a VAW annotation file (a JSON list of instances)", path.display()))?;
         for (k, inst) in instances.iter().enumerate() {

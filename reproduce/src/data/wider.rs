@@ -50,9 +50,7 @@ pub(crate) fn load(annotations: &[PathBuf], images: &Path) -> Result<Raw> {
     let mut samples = Vec::new();
     let mut rows: Vec<i8> = Vec::new();
     for path in annotations {
-        let bytes = std::fs::read(path).with_context(|| {
-            format!("{}: cannot read the annotation file (is the dataset in place?)", path.display())
-        })?;
+        let bytes = super::read_annotation(path)?;
         let file: File = serde_json::from_slice(&bytes)
             .with_context(|| format!("{}: not a WIDER-Attribute annotation file", path.display()))?;
         for (k, want) in ATTRIBUTES.iter().enumerate() {
