@@ -13,7 +13,10 @@
 //! ([`sample_rng`]), so a sample's augmentation depends on nothing else: not on threads, workers or the
 //! order in which samples are produced.
 
+mod resample;
+
 use image::RgbImage;
+use resample::resample;
 use twoway_reference::testing::Rng;
 use twoway_spec::recipes::{ColorJitter, Lighting, Recipe};
 
@@ -85,224 +88,6 @@ impl EvalTf {
     }
 }
 
-const PRECISION_BITS: u32 = 32 - 8 - 2;
-
-/// PIL's bilinear coefficients for one axis, in its fixed point: output `o` reads inputs
-/// `start[o] .. start[o] + len[o]` with weights `weights[o * ksize ..]`. The same weights also come padded
-/// to exactly `ksize` taps from `padded_start[o]` (zeros outside the filter; only when the input has at
-/// least `ksize` entries), for loops of a fixed trip count; zero weights leave the sums unchanged.
-struct Coeffs {
-    start: Vec<usize>,
-    len: Vec<usize>,
-    ksize: usize,
-    weights: Vec<i32>,
-    padded_start: Vec<usize>,
-    padded: Vec<i32>,
-}
-
-fn coeffs(in_size: usize, out_size: usize) -> Coeffs {
-    let scale = in_size as f64 / out_size as f64;
-    let filterscale = scale.max(1.0);
-    let support = filterscale; // the bilinear filter's support is 1, widened by the reduction
-    let ksize = support.ceil() as usize * 2 + 1;
-    let mut start = Vec::with_capacity(out_size);
-    let mut len = Vec::with_capacity(out_size);
-    let mut weights = vec![0i32; out_size * ksize];
-    let mut k = vec![0f64; ksize];
-    let ss = 1.0 / filterscale;
-    for o in 0..out_size {
-        let center = (o as f64 + 0.5) * scale;
-        let xmin = ((center - support + 0.5) as i64).max(0) as usize; // C's truncating cast, as PIL
-        let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize - xmin;
-        let mut total = 0.0;
-        for (x, kx) in k.iter_mut().enumerate().take(xmax) {
-            let t = ((x + xmin) as f64 - center + 0.5) * ss;
-            *kx = (1.0 - t.abs()).max(0.0);
-            total += *kx;
-        }
-        for x in 0..xmax {
-            let w = if total != 0.0 { k[x] / total } else { k[x] } * (1u64 << PRECISION_BITS) as f64;
-            // PIL rounds half away from zero.
-            weights[o * ksize + x] = if w < 0.0 { (w - 0.5) as i32 } else { (w + 0.5) as i32 };
-        }
-        start.push(xmin);
-        len.push(xmax);
-    }
-    let (mut padded_start, mut padded) = (Vec::new(), Vec::new());
-    if in_size >= ksize {
-        padded = vec![0i32; out_size * ksize];
-        for o in 0..out_size {
-            let ps = start[o].min(in_size - ksize);
-            let off = start[o] - ps;
-            padded[o * ksize + off..o * ksize + off + len[o]].copy_from_slice(&weights[o * ksize..o * ksize + len[o]]);
-            padded_start.push(ps);
-        }
-    }
-    Coeffs { start, len, ksize, weights, padded_start, padded }
-}
-
-/// The horizontal pass of one row with `K` taps per output (the padded coefficients): `line` is the
-/// window's row of packed RGB, `out` the wanted columns `cols`.
-fn hpass_fixed<const K: usize>(line: &[u8], out: &mut [u8], hc: &Coeffs, cols: std::ops::Range<usize>) {
-    let half = 1i32 << (PRECISION_BITS - 1);
-    for (o, px) in cols.zip(out.chunks_exact_mut(3)) {
-        let s = hc.padded_start[o];
-        let k: &[i32; K] = hc.padded[o * K..o * K + K].try_into().unwrap();
-        let p = &line[s * 3..s * 3 + 3 * K];
-        let (mut r, mut g, mut b) = (half, half, half);
-        for t in 0..K {
-            r += p[3 * t] as i32 * k[t];
-            g += p[3 * t + 1] as i32 * k[t];
-            b += p[3 * t + 2] as i32 * k[t];
-        }
-        px[0] = clip8(r);
-        px[1] = clip8(g);
-        px[2] = clip8(b);
-    }
-}
-
-/// [`hpass_fixed`] on two rows at once: the weights and offsets are loaded once for both.
-fn hpass_fixed2<const K: usize>(lines: [&[u8]; 2], outs: [&mut [u8]; 2], hc: &Coeffs, cols: std::ops::Range<usize>) {
-    let half = 1i32 << (PRECISION_BITS - 1);
-    let [oa, ob] = outs;
-    for ((o, pa), pb) in cols.zip(oa.chunks_exact_mut(3)).zip(ob.chunks_exact_mut(3)) {
-        let s = hc.padded_start[o];
-        let k: &[i32; K] = hc.padded[o * K..o * K + K].try_into().unwrap();
-        let (a, b) = (&lines[0][s * 3..s * 3 + 3 * K], &lines[1][s * 3..s * 3 + 3 * K]);
-        let mut acc = [half; 6];
-        for t in 0..K {
-            for c in 0..3 {
-                acc[c] += a[3 * t + c] as i32 * k[t];
-                acc[3 + c] += b[3 * t + c] as i32 * k[t];
-            }
-        }
-        for c in 0..3 {
-            pa[c] = clip8(acc[c]);
-            pb[c] = clip8(acc[3 + c]);
-        }
-    }
-}
-
-/// The horizontal pass of two rows (`lines`, into `outs`), two at a time where the tap count allows.
-fn hpass2(lines: [&[u8]; 2], outs: [&mut [u8]; 2], hc: &Coeffs, cols: std::ops::Range<usize>) {
-    match (hc.ksize, hc.padded.is_empty()) {
-        (3, false) => hpass_fixed2::<3>(lines, outs, hc, cols),
-        (5, false) => hpass_fixed2::<5>(lines, outs, hc, cols),
-        (7, false) => hpass_fixed2::<7>(lines, outs, hc, cols),
-        (9, false) => hpass_fixed2::<9>(lines, outs, hc, cols),
-        _ => {
-            let [oa, ob] = outs;
-            hpass(lines[0], oa, hc, cols.clone());
-            hpass(lines[1], ob, hc, cols);
-        }
-    }
-}
-
-/// The horizontal pass of one row, any number of taps.
-fn hpass(line: &[u8], out: &mut [u8], hc: &Coeffs, cols: std::ops::Range<usize>) {
-    match (hc.ksize, hc.padded.is_empty()) {
-        (3, false) => return hpass_fixed::<3>(line, out, hc, cols),
-        (5, false) => return hpass_fixed::<5>(line, out, hc, cols),
-        (7, false) => return hpass_fixed::<7>(line, out, hc, cols),
-        (9, false) => return hpass_fixed::<9>(line, out, hc, cols),
-        _ => {}
-    }
-    let half = 1i32 << (PRECISION_BITS - 1);
-    for (o, px) in cols.zip(out.chunks_exact_mut(3)) {
-        let (s, n) = (hc.start[o], hc.len[o]);
-        let k = &hc.weights[o * hc.ksize..o * hc.ksize + n];
-        let (mut r, mut g, mut b) = (half, half, half);
-        for (p, &kt) in line[s * 3..(s + n) * 3].chunks_exact(3).zip(k) {
-            r += p[0] as i32 * kt;
-            g += p[1] as i32 * kt;
-            b += p[2] as i32 * kt;
-        }
-        px[0] = clip8(r);
-        px[1] = clip8(g);
-        px[2] = clip8(b);
-    }
-}
-
-fn clip8(v: i32) -> u8 {
-    if v >= 255 << PRECISION_BITS {
-        255
-    } else if v <= 0 {
-        0
-    } else {
-        (v >> PRECISION_BITS) as u8
-    }
-}
-
-/// PIL's `resize((out_w, out_h), BILINEAR)` of the window `(x0, y0, w, h)` of `img` (the window taken as the
-/// whole image, as `crop(...).resize(...)` does), computing only the output columns `cols` and rows `rows`.
-/// Returns packed RGB of `cols.len() x rows.len()`.
-#[allow(clippy::too_many_arguments)]
-fn resample(
-    img: &RgbImage,
-    (x0, y0, w, h): (u32, u32, u32, u32),
-    (out_w, out_h): (u32, u32),
-    cols: std::ops::Range<usize>,
-    rows: std::ops::Range<usize>,
-) -> Vec<u8> {
-    let src = img.as_raw();
-    let stride = img.width() as usize * 3;
-    let (x0, y0, w, h) = (x0 as usize, y0 as usize, w as usize, h as usize);
-    let hc = coeffs(w, out_w as usize);
-    let vc = coeffs(h, out_h as usize);
-    // The rows of the window the vertical pass reads.
-    let first = rows.clone().map(|r| vc.start[r]).min().unwrap_or(0);
-    let last = rows.clone().map(|r| vc.start[r] + vc.len[r]).max().unwrap_or(0);
-    let need_h = w != out_w as usize;
-    let need_v = h != out_h as usize;
-    let ncols = cols.len();
-    // Horizontal pass into 8 bits, rows first..last of the window, only the wanted columns.
-    let mut tmp = vec![0u8; (last - first) * ncols * 3];
-    let half = 1i32 << (PRECISION_BITS - 1);
-    let line = |y: usize| &src[(y0 + y) * stride + x0 * 3..(y0 + y) * stride + (x0 + w) * 3];
-    let row_bytes = ncols * 3;
-    if !need_h {
-        for (out, y) in tmp.chunks_exact_mut(row_bytes).zip(first..last) {
-            out.copy_from_slice(&line(y)[cols.start * 3..cols.end * 3]);
-        }
-    } else {
-        let mut pairs = tmp.chunks_exact_mut(2 * row_bytes);
-        let mut y = first;
-        for pair in &mut pairs {
-            let (oa, ob) = pair.split_at_mut(row_bytes);
-            hpass2([line(y), line(y + 1)], [oa, ob], &hc, cols.clone());
-            y += 2;
-        }
-        let rest = pairs.into_remainder();
-        if !rest.is_empty() {
-            hpass(line(y), rest, &hc, cols.clone());
-        }
-    }
-    // Vertical pass: whole rows at a time (each output row is a weighted sum of input rows).
-    let width = ncols * 3;
-    let mut out = vec![0u8; rows.len() * width];
-    let mut acc = vec![0i32; width];
-    for (i, o) in rows.clone().enumerate() {
-        let dst = &mut out[i * width..(i + 1) * width];
-        if !need_v {
-            let ty = o - first;
-            dst.copy_from_slice(&tmp[ty * width..(ty + 1) * width]);
-            continue;
-        }
-        let (s, n) = (vc.start[o], vc.len[o]);
-        acc.fill(half);
-        for (t, &kt) in vc.weights[o * vc.ksize..o * vc.ksize + n].iter().enumerate() {
-            let row = &tmp[(s + t - first) * width..(s + t - first + 1) * width];
-            for (a, &p) in acc.iter_mut().zip(row) {
-                *a += p as i32 * kt;
-            }
-        }
-        for (d, &a) in dst.iter_mut().zip(&acc) {
-            *d = clip8(a);
-        }
-    }
-    out
-}
-
 /// The crop window of RandomResizedCrop, as torchvision draws it: area fraction in `scale`, aspect ratio
 /// log-uniform in `ratio`, 10 attempts, then the whole image clipped to the ratio range, centred.
 /// Returns (x0, y0, w, h) in whole pixels.
@@ -337,15 +122,64 @@ fn gaussian(rng: &mut Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
+/// ITU-R 601 luma of one pixel (the planes are walked together, so that the loops vectorise).
+#[inline(always)]
+fn luma(r: f32, g: f32, b: f32) -> f32 {
+    0.299 * r + 0.587 * g + 0.114 * b
+}
+
+/// The sum of the lumas of planar RGB in [0, 1], in f64, equal to the sum taken in pixel order.
+///
+/// Taken in pixel order the sum is a chain of dependent additions; taken in eight lanes it vectorises, but
+/// floating-point addition is not associative. Both orders give the same, exact, value when no addition
+/// rounds: each luma at most TOP (a little above 1) keeps every partial sum below 2^(e+1), e being the
+/// exponent of TOP times the pixel count; f64 holds every multiple of 2^(e-52) there exactly, and an f32 of
+/// at least 2^(e-29) is such a multiple. So the lanes are used when every nonzero luma lies in
+/// [2^(e-29), TOP], and the pixel-order chain otherwise (lumas that small are rare: near-black pixels
+/// after a strong jitter).
+#[inline(always)]
+fn grey_sum(r: &[f32], g: &[f32], b: &[f32]) -> f64 {
+    const LANES: usize = 8;
+    let n = r.len();
+    let chain = || r.iter().zip(g).zip(b).map(|((&r, &g), &b)| luma(r, g, b) as f64).sum::<f64>();
+    const TOP: f32 = 1.000_001;
+    let e = (n as f64 * TOP as f64).log2().floor() as i32;
+    if !(0..60).contains(&e) {
+        return chain();
+    }
+    let small = 2f32.powi(e - 29);
+    let (mut acc, mut tiny) = ([0f64; LANES], [false; LANES]);
+    let whole = n / LANES * LANES;
+    for ((r, g), b) in
+        r[..whole].chunks_exact(LANES).zip(g[..whole].chunks_exact(LANES)).zip(b[..whole].chunks_exact(LANES))
+    {
+        for l in 0..LANES {
+            let y = luma(r[l], g[l], b[l]);
+            tiny[l] |= !(y == 0.0 || (small..=TOP).contains(&y));
+            acc[l] += y as f64;
+        }
+    }
+    let mut rest = 0.0;
+    for i in whole..n {
+        let y = luma(r[i], g[i], b[i]);
+        tiny[0] |= !(y == 0.0 || (small..=TOP).contains(&y));
+        rest += y as f64;
+    }
+    if tiny.iter().any(|&t| t) {
+        return chain();
+    }
+    acc.iter().sum::<f64>() + rest
+}
+
 /// ColorJitter on planar RGB in [0, 1] (`n` pixels a plane): brightness, contrast and saturation in a random
 /// order, each factor uniform in [1 - v, 1 + v]; grey is ITU-R 601 luma, as PIL's L conversion.
+#[inline(always)]
 fn jitter(px: &mut [f32], n: usize, j: &ColorJitter, rng: &mut Rng) {
     let mut order = [0usize, 1, 2];
     for i in (1..3).rev() {
         let k = (rng.next_u64() % (i as u64 + 1)) as usize;
         order.swap(i, k);
     }
-    let grey = |px: &[f32], i: usize| 0.299 * px[i] + 0.587 * px[n + i] + 0.114 * px[2 * n + i];
     for op in order {
         match op {
             0 if j.brightness > 0.0 => {
@@ -354,16 +188,19 @@ fn jitter(px: &mut [f32], n: usize, j: &ColorJitter, rng: &mut Rng) {
             }
             1 if j.contrast > 0.0 => {
                 let f = rng.uniform(1.0 - j.contrast, 1.0 + j.contrast).max(0.0) as f32;
-                let mean = (0..n).map(|i| grey(px, i) as f64).sum::<f64>() as f32 / n as f32;
+                let (r, rest) = px[..3 * n].split_at(n);
+                let (g, b) = rest.split_at(n);
+                let mean = grey_sum(r, g, b) as f32 / n as f32;
                 px.iter_mut().for_each(|v| *v = ((*v - mean) * f + mean).clamp(0.0, 1.0));
             }
             2 if j.saturation > 0.0 => {
                 let f = rng.uniform(1.0 - j.saturation, 1.0 + j.saturation).max(0.0) as f32;
-                for i in 0..n {
-                    let g = grey(px, i);
-                    for c in 0..3 {
-                        let v = &mut px[c * n + i];
-                        *v = ((*v - g) * f + g).clamp(0.0, 1.0);
+                let (r, rest) = px[..3 * n].split_at_mut(n);
+                let (g, b) = rest.split_at_mut(n);
+                for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+                    let y = luma(*r, *g, *b);
+                    for v in [r, g, b] {
+                        *v = ((*v - y) * f + y).clamp(0.0, 1.0);
                     }
                 }
             }
@@ -373,21 +210,31 @@ fn jitter(px: &mut [f32], n: usize, j: &ColorJitter, rng: &mut Rng) {
 }
 
 /// Packed 8-bit RGB (`side` x `side`) to planar f32 in [0, 1], mirrored when `flip`.
+#[inline(always)]
 fn planar(rgb: &[u8], side: usize, flip: bool, out: &mut [f32]) {
     let n = side * side;
-    for y in 0..side {
-        for x in 0..side {
-            let sx = if flip { side - 1 - x } else { x };
-            let p = (y * side + sx) * 3;
-            let i = y * side + x;
-            out[i] = rgb[p] as f32 / 255.0;
-            out[n + i] = rgb[p + 1] as f32 / 255.0;
-            out[2 * n + i] = rgb[p + 2] as f32 / 255.0;
+    // v / 255 for every byte: the same divisions, looked up.
+    let unit: [f32; 256] = std::array::from_fn(|v| v as f32 / 255.0);
+    let (r, rest) = out[..3 * n].split_at_mut(n);
+    let (g, b) = rest.split_at_mut(n);
+    let planes = r.chunks_exact_mut(side).zip(g.chunks_exact_mut(side)).zip(b.chunks_exact_mut(side));
+    for (src, ((r, g), b)) in rgb.chunks_exact(side * 3).zip(planes) {
+        let dst = r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut());
+        let put = |(px, ((r, g), b)): (&[u8], ((&mut f32, &mut f32), &mut f32))| {
+            *r = unit[px[0] as usize];
+            *g = unit[px[1] as usize];
+            *b = unit[px[2] as usize];
+        };
+        if flip {
+            src.chunks_exact(3).rev().zip(dst).for_each(put);
+        } else {
+            src.chunks_exact(3).zip(dst).for_each(put);
         }
     }
 }
 
 /// (v + offset - mean) / std per channel, in place.
+#[inline(always)]
 fn normalise(out: &mut [f32], n: usize, offset: [f64; 3], mean: [f64; 3], std: [f64; 3]) {
     for c in 0..3 {
         let (a, b) = ((offset[c] - mean[c]) as f32, (1.0 / std[c]) as f32);
@@ -407,7 +254,26 @@ pub fn train_sample(img: &RgbImage, aug: &TrainAug, rng: &mut Rng, out: &mut [f3
     let flip = aug.hflip && rng.uniform(0.0, 1.0) < 0.5;
     let side = aug.crop as usize;
     let rgb = resized_crop(img, window, aug.crop);
-    planar(&rgb, side, flip, out);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { augment_avx2(&rgb, side, flip, aug, rng, out) };
+    }
+    augment(&rgb, side, flip, aug, rng, out)
+}
+
+/// [`augment`] compiled for AVX2 (eight f32 lanes instead of four; the same operations on each value, so
+/// the same bits).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn augment_avx2(rgb: &[u8], side: usize, flip: bool, aug: &TrainAug, rng: &mut Rng, out: &mut [f32]) {
+    augment(rgb, side, flip, aug, rng, out)
+}
+
+/// The float part of a training sample: the resized crop to planar [0, 1], flipped, jittered, lit, normalised.
+#[inline(always)]
+fn augment(rgb: &[u8], side: usize, flip: bool, aug: &TrainAug, rng: &mut Rng, out: &mut [f32]) {
+    planar(rgb, side, flip, out);
     let n = side * side;
     if let Some(j) = &aug.jitter {
         jitter(out, n, j, rng);
@@ -456,6 +322,7 @@ pub fn eval_sample(img: &RgbImage, tf: &EvalTf, out: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
+    use super::resample::resample_any;
     use super::*;
 
     #[test]
@@ -515,6 +382,67 @@ mod tests {
             let va: std::collections::HashSet<u64> = (0..1000).map(|_| ra.next_u64()).collect();
             assert!((0..1000).all(|_| !va.contains(&rb.next_u64())), "{a:?} {b:?}");
         }
+    }
+
+    #[test]
+    fn the_lane_sum_of_lumas_equals_the_pixel_order_sum() {
+        let pixel_order = |r: &[f32], g: &[f32], b: &[f32]| {
+            let mut s = 0.0f64;
+            for i in 0..r.len() {
+                s += (0.299f32 * r[i] + 0.587f32 * g[i] + 0.114f32 * b[i]) as f64;
+            }
+            s
+        };
+        let mut rng = Rng::new(7);
+        let mut compared = 0;
+        for n in [1usize, 7, 8, 9, 1024, 32 * 32, 224 * 224 + 3] {
+            for case in 0..4 {
+                let mut planes: Vec<Vec<f32>> =
+                    (0..3).map(|_| (0..n).map(|_| rng.uniform(0.0, 1.0) as f32).collect()).collect();
+                match case {
+                    // Zeros and ones, which stay on the lanes.
+                    1 => planes.iter_mut().for_each(|p| p.iter_mut().step_by(3).for_each(|v| *v = 0.0)),
+                    2 => planes.iter_mut().for_each(|p| p.iter_mut().step_by(5).for_each(|v| *v = 1.0)),
+                    // Near-black pixels whose lumas are below the exact range: the chain is taken.
+                    3 => planes.iter_mut().for_each(|p| p.iter_mut().step_by(11).for_each(|v| *v = 1e-9)),
+                    _ => {}
+                }
+                let (r, g, b) = (&planes[0], &planes[1], &planes[2]);
+                let want = pixel_order(r, g, b);
+                assert_eq!(grey_sum(r, g, b).to_bits(), want.to_bits(), "n = {n}, case {case}");
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 28);
+    }
+
+    #[test]
+    fn the_avx2_builds_give_the_baseline_builds_bytes() {
+        // On a CPU with AVX2 `resample` and `train_sample` take the AVX2 builds; `resample_any` and `augment`
+        // called from here are compiled for the baseline x86-64. Both must give the same bits.
+        let mut rng = Rng::new(11);
+        let img = RgbImage::from_fn(97, 61, |_, _| image::Rgb([0, 0, 0].map(|_: u8| (rng.next_u64() % 256) as u8)));
+        let spec = twoway_spec::Spec::embedded();
+        let mut compared = 0;
+        for k in 0..40u64 {
+            let mut r = sample_rng(3, 0, k);
+            let window = random_window(&mut r, 97, 61, [0.05, 1.0], [0.5, 2.0]);
+            let side = 8 + (k as u32 * 7) % 90;
+            let fast = resample(&img, window, (side, side), 0..side as usize, 0..side as usize);
+            let base = resample_any(&img, window, (side, side), 0..side as usize, 0..side as usize);
+            assert_eq!(fast, base, "window {window:?} to {side}");
+            let aug = TrainAug::from_recipe(&spec.recipes[if k % 2 == 0 { "release" } else { "embedded" }]);
+            let n = aug.crop as usize;
+            let (mut a, mut b) = (vec![0f32; 3 * n * n], vec![0f32; 3 * n * n]);
+            train_sample(&img, &aug, &mut sample_rng(5, 1, k), &mut a);
+            let mut r = sample_rng(5, 1, k);
+            let window = random_window(&mut r, 97, 61, aug.scale, aug.ratio);
+            let flip = aug.hflip && r.uniform(0.0, 1.0) < 0.5;
+            augment(&resample_any(&img, window, (aug.crop, aug.crop), 0..n, 0..n), n, flip, &aug, &mut r, &mut b);
+            assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "sample {k}");
+            compared += 1;
+        }
+        assert_eq!(compared, 40);
     }
 
     #[test]
