@@ -53,7 +53,7 @@ pub fn save(id: &CellId, out: &Path, model: &Model, mut state: State) -> Result<
         model.vs.variables().into_iter().map(|(n, t)| (format!("var/{n}"), t.to_device(tch::Device::Cpu))).collect();
     named
         .extend(model.opt.buffers().into_iter().map(|(n, t)| (format!("momentum/{n}"), t.to_device(tch::Device::Cpu))));
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let tmp = crate::io::temp_path(&file);
     Tensor::write_safetensors(&named, &tmp).map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", tmp.display()))?;
     std::fs::File::open(&tmp)?.sync_all()?;
     std::fs::rename(&tmp, &file).with_context(|| format!("{}: cannot move into place", file.display()))?;

@@ -114,27 +114,48 @@ fn write_holder(path: &Path, h: &Holder) -> Result<()> {
     crate::io::write_text(path, &serde_json::to_string(h)?)
 }
 
+/// What [`reclaim`] did.
+enum Reclaimed {
+    /// The claim judged stale was removed.
+    Removed,
+    /// The claim was gone already (another process reclaimed or released it).
+    Gone,
+    /// Another claim had replaced the one judged stale: it was put back.
+    Replaced,
+}
+
+/// Removes the claim `p` judged stale: renames it aside (one process wins), checks with `judged` that the
+/// file moved is the claim that was judged, and removes it, or puts it back.
+fn reclaim(p: &Path, judged: impl Fn(Option<&Holder>) -> bool) -> Reclaimed {
+    let aside = p.with_extension(format!("claim.reclaim{}", std::process::id()));
+    if std::fs::rename(p, &aside).is_err() {
+        return Reclaimed::Gone;
+    }
+    if judged(read(&aside).as_ref()) {
+        let _ = std::fs::remove_file(&aside);
+        Reclaimed::Removed
+    } else {
+        let _ = std::fs::rename(&aside, p);
+        Reclaimed::Replaced
+    }
+}
+
 /// How long an unreadable claim file is taken for one being written before it counts as stale.
 const UNREADABLE_GRACE: Duration = Duration::from_secs(30);
 
-/// Creates the claim file `path` holding `h`, failing with `AlreadyExists` if there is one. The holder is
-/// written to a temporary file first and hard-linked into place (atomic, and refused when the name exists,
-/// on local and NFS file systems), so a process killed at any instant never leaves an empty claim behind.
-/// Where hard links are not supported, create-new and write.
+/// Creates the claim file `path` holding `h`, failing with `AlreadyExists` if there is one. The claim is
+/// created whole ([`crate::io::create_new`]), so a process killed at any instant never leaves an empty claim
+/// behind. Where hard links are not supported, create-new and write.
 fn create_with(path: &Path, h: &Holder) -> std::io::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, serde_json::to_vec(h).map_err(std::io::Error::other)?)?;
-    let linked = std::fs::hard_link(&tmp, path);
-    let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+    let bytes = serde_json::to_vec(h).map_err(std::io::Error::other)?;
+    match crate::io::create_new(path, &bytes) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(std::io::ErrorKind::AlreadyExists.into()),
         Err(_) => {
             use std::io::Write;
             let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
-            f.write_all(&serde_json::to_vec(h).map_err(std::io::Error::other)?)
+            f.write_all(&bytes)
         }
-        Ok(()) => Ok(()),
     }
 }
 
@@ -164,30 +185,19 @@ pub fn acquire(dir: &Path, seed: u64, lease: Duration, log: &mut dyn FnMut(Strin
                             heartbeat: now(),
                         }));
                     };
-                    let aside = p.with_extension(format!("claim.reclaim{}", std::process::id()));
-                    if std::fs::rename(&p, &aside).is_ok() {
-                        if read(&aside).is_none() {
-                            let _ = std::fs::remove_file(&aside);
-                            log(format!("reclaimed {}: the claim was unreadable for {} s", p.display(), age.as_secs()));
-                        } else {
-                            let _ = std::fs::rename(&aside, &p);
-                        }
+                    if let Reclaimed::Removed = reclaim(&p, |x| x.is_none()) {
+                        log(format!("reclaimed {}: the claim was unreadable for {} s", p.display(), age.as_secs()));
                     }
                     continue;
                 };
                 let Some(why) = h.stale(lease) else { return Ok(Acquired::Held(h)) };
-                // Rename it aside (one process wins), check it is the claim judged stale, remove it.
-                let aside = p.with_extension(format!("claim.reclaim{}", std::process::id()));
-                if std::fs::rename(&p, &aside).is_err() {
-                    continue;
-                }
-                if read(&aside).is_some_and(|x| x.same(&h)) {
-                    let _ = std::fs::remove_file(&aside);
-                    log(format!("reclaimed {}: the claim of {} was stale ({why})", p.display(), h.describe()));
-                } else {
-                    // A fresh claim replaced the stale one in between: put it back.
-                    let _ = std::fs::rename(&aside, &p);
-                    return Ok(Acquired::Held(read(&p).unwrap_or(h)));
+                match reclaim(&p, |x| x.is_some_and(|x| x.same(&h))) {
+                    Reclaimed::Removed => {
+                        log(format!("reclaimed {}: the claim of {} was stale ({why})", p.display(), h.describe()))
+                    }
+                    Reclaimed::Gone => {}
+                    // A fresh claim replaced the stale one in between.
+                    Reclaimed::Replaced => return Ok(Acquired::Held(read(&p).unwrap_or(h))),
                 }
             }
             Err(e) => return Err(e).with_context(|| format!("{}: cannot create the claim", p.display())),

@@ -90,6 +90,32 @@ fn read_json(bytes: &[u8]) -> Result<Array2<f64>> {
     Ok(Array2::from_shape_vec((rows.len(), cols), rows.concat())?)
 }
 
+/// The temporary file this process writes beside `path` before moving it into place: `.<name>.tmp<pid>`
+/// (`claim::sweep_temporaries` removes those of processes that are gone).
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp{}", std::process::id()))
+}
+
+/// Creates `path` holding `bytes` unless a file of that name exists (`Ok(false)`): the bytes go to a synced
+/// temp file that is hard-linked into place. The link is atomic and refused when the name exists (on local
+/// and NFS file systems), so no reader sees a part-written file and no finished file is overwritten.
+pub fn create_new(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    let tmp = temp_path(path);
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temp file in the same folder, synced, then renamed over `path`.
 pub fn write_atomic(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
     let dir = match path.parent() {
@@ -97,7 +123,7 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Resul
         _ => PathBuf::from("."),
     };
     let name = path.file_name().with_context(|| format!("{}: not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let tmp = temp_path(&dir.join(name));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
         write(&mut f)?;

@@ -135,16 +135,8 @@ impl ResultFile {
         let path = self.cell.path(root);
         std::fs::create_dir_all(path.parent().unwrap())
             .with_context(|| format!("{}: cannot create", path.display()))?;
-        let tmp =
-            path.with_file_name(format!(".{}.tmp{}", path.file_name().unwrap().to_string_lossy(), std::process::id()));
-        crate::io::write_text(&tmp, &(serde_json::to_string_pretty(self)? + "\n"))?;
-        let r = std::fs::hard_link(&tmp, &path);
-        let _ = std::fs::remove_file(&tmp);
-        match r {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e).with_context(|| format!("{}: cannot publish", path.display())),
-        }
+        crate::io::create_new(&path, (serde_json::to_string_pretty(self)? + "\n").as_bytes())
+            .with_context(|| format!("{}: cannot publish", path.display()))
     }
 
     pub fn write(&self, root: &Path) -> Result<PathBuf> {
