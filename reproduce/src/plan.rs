@@ -163,6 +163,29 @@ pub fn cell_recipe(base: &Recipe, cell: &Cell) -> Result<Recipe> {
 
 /// Resolves the selected cells, checks the results folder, and marks the cells whose result exists. A
 /// result of another configuration is an error, unless `lenient` (for listing).
+#[cfg(feature = "torch")]
+/// What `twoway run` and `twoway slurm` start from: the grid's cells after the filters, planned (`lenient`:
+/// see [`plan`]) after the data and weights they need were checked; with the data root and the weights.
+pub struct Prepared {
+    pub plan: Vec<Planned>,
+    pub root: std::path::PathBuf,
+    pub weights: BTreeMap<Backbone, Option<Weights>>,
+}
+
+/// Loads the grid, applies the filters, checks the data and weights of every pairing, and plans the cells.
+#[cfg(feature = "torch")]
+pub fn prepare(spec: &Spec, a: &RunArgs, lenient: bool) -> Result<Prepared> {
+    let grid = crate::run::load_grid(spec, &a.grid)?;
+    let (recipe_name, base) = base_recipe(spec, &grid, a)?;
+    let cells = crate::run::select(&grid, a);
+    let root = data::data_root(a.data_root.as_deref());
+    let pairs = cells.iter().map(|c| (c.dataset, c.backbone)).collect();
+    let weights =
+        crate::preflight::check(spec, &pairs, &root, &crate::preflight::weights_dir(a.weights_dir.as_deref(), &root))?;
+    let plan = plan(spec, &cells, a, (&recipe_name, &base), &root, &weights, lenient)?;
+    Ok(Prepared { plan, root, weights })
+}
+
 pub fn plan(
     spec: &Spec,
     cells: &[Cell],

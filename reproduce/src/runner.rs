@@ -9,7 +9,7 @@ use crate::data::{self, pipeline, Split};
 use crate::eval::DeviceArg;
 use crate::plan::{self, Planned, Status};
 use crate::results::{self, Metrics, ResultFile, Versions};
-use crate::run::{load_grid, select, RunArgs};
+use crate::run::RunArgs;
 use crate::train;
 use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -37,9 +37,6 @@ fn log_line(path: &Path, line: &str) {
 
 pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
     let spec = twoway_spec::Spec::embedded();
-    let grid = load_grid(spec, &a.grid)?;
-    let (recipe_name, base) = plan::base_recipe(spec, &grid, a)?;
-    let cells = select(&grid, a);
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if threads == 0 {
         bail!("--threads must be at least 1");
@@ -47,12 +44,8 @@ pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
     if a.workers == 0 {
         bail!("--workers must be at least 1");
     }
-    let root = data::data_root(a.data_root.as_deref());
-    let pairs = cells.iter().map(|c| (c.dataset, c.backbone)).collect();
-    let weights =
-        crate::preflight::check(spec, &pairs, &root, &crate::preflight::weights_dir(a.weights_dir.as_deref(), &root))?;
     // Resolve every cell and check the results folder before training anything.
-    let plan = plan::plan(spec, &cells, a, (&recipe_name, &base), &root, &weights, a.list_cells)?;
+    let plan::Prepared { plan, root, weights } = plan::prepare(spec, a, a.list_cells)?;
     if plan.is_empty() {
         bail!("the filters leave no cell of grid `{}` to run", a.grid);
     }

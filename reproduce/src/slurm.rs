@@ -3,12 +3,11 @@
 //! limit, makes the task write a checkpoint, and the requeued task continues from it), plus a collector job
 //! that runs after the array (`--dependency=afterany`) and writes the table, claims, plots and status.
 
-use crate::plan::{self, Status};
-use crate::run::{load_grid, select, RunArgs, SlurmArgs};
+use crate::plan;
+use crate::run::{RunArgs, SlurmArgs};
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// "0-3,5,7-9" for the sorted indices.
 pub fn ranges(indices: &[usize]) -> String {
@@ -88,17 +87,9 @@ pub fn slurm(s: &SlurmArgs, out: &mut dyn Write) -> Result<()> {
         bail!("--cpus-per-task must be at least 1");
     }
     let spec = twoway_spec::Spec::embedded();
-    let grid = load_grid(spec, &a.grid)?;
-    let (recipe_name, base) = plan::base_recipe(spec, &grid, a)?;
-    let cells = select(&grid, a);
-    let root = crate::data::data_root(a.data_root.as_deref());
-    let pairs = cells.iter().map(|c| (c.dataset, c.backbone)).collect();
-    let weights =
-        crate::preflight::check(spec, &pairs, &root, &crate::preflight::weights_dir(a.weights_dir.as_deref(), &root))?;
-    let plan = plan::plan(spec, &cells, a, (&recipe_name, &base), &root, &weights, true)?;
-    let lease = Duration::from_secs(a.lease);
-    let todo: Vec<usize> =
-        plan.iter().filter(|p| plan::status(p, &a.out, lease) != Status::Done).map(|p| p.index).collect();
+    let plan::Prepared { plan, root, .. } = plan::prepare(spec, a, true)?;
+    // The lenient plan marks the cells whose result (of this configuration) is there.
+    let todo: Vec<usize> = plan.iter().filter(|p| !p.done).map(|p| p.index).collect();
     let exe = std::env::current_exe().context("cannot find the twoway executable")?;
     let out_dir = absolute(&a.out)?;
     let dir = out_dir.join("slurm");
