@@ -13,10 +13,7 @@ cd "$(dirname "$0")/.."
 DEVICE=${DEVICE:-cuda}
 export TWOWAY_TEST_DEVICE=$DEVICE
 features=()
-quick=()
-if [ "$DEVICE" = cpu ]; then
-  quick=(--quick)
-else
+if [ "$DEVICE" != cpu ]; then
   features=(--features cuda)
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 fi
@@ -41,7 +38,7 @@ if [ "$DEVICE" = cpu ]; then
 else
   cargo bench -p twoway-gpu --bench tch -- cuda
   cargo bench -p twoway-reproduce --bench train_step -- cuda
-  .venv/bin/python tools/bench_peers.py --only loss "${quick[@]}"
-  .venv/bin/python tools/bench_peers.py --only train "${quick[@]}"
+  .venv/bin/python tools/bench_peers.py --only loss
+  .venv/bin/python tools/bench_peers.py --only train
 fi
 printf '\ngpu-check on %s passed in %d s\n' "$DEVICE" "$(( $(date +%s) - start ))"

@@ -243,16 +243,3 @@ fn worker_processes_share_the_grid_and_a_failing_cell_is_retried_then_reported()
     assert_eq!(code, 0);
     assert_eq!(status.matches("failed").count(), 3, "{status}");
 }
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}

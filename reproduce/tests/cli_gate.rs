@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -152,17 +152,4 @@ fn same_seed_and_threads_give_identical_results_and_resume_survives_a_kill() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     // The resumed folder equals an uninterrupted run.
     assert_eq!(read(&out), read(&a));
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

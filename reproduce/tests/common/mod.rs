@@ -113,3 +113,17 @@ pub fn read_npy_u8(path: &Path) -> (Vec<usize>, Vec<u8>) {
 pub fn test_device() -> String {
     std::env::var("TWOWAY_TEST_DEVICE").unwrap_or_else(|_| "cpu".into())
 }
+
+/// Every file under `dir`, recursively.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
