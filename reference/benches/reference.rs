@@ -2,13 +2,14 @@
 //! mAP@class + mAP@sample, at the sizes `make bench` compares against the PyTorch / numpy peers
 //! (tools/bench_peers.py reads these results and prints the ratios).
 //!
-//! Each size runs with rayon's default thread count and with one thread.
+//! Each size runs with rayon's default thread count and with one thread; mAP also with f32 scores and i8
+//! targets read as they are (`_f32_i8`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::time::Duration;
 use twoway_reference::testing::{Rng, BENCH_LOSS_SIZES as LOSS_SIZES, BENCH_MAP_SIZES as MAP_SIZES};
-use twoway_reference::{evaluate, ApOptions, LossFn, TwoWay};
+use twoway_reference::{evaluate, evaluate_as, ApOptions, LossFn, TwoWay};
 
 fn one_thread() -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap()
@@ -48,6 +49,13 @@ fn map(c: &mut Criterion) {
         });
         g.bench_with_input(BenchmarkId::new("reference_1thread", &id), &(), |b, _| {
             b.iter(|| pool.install(|| black_box(evaluate(s.view(), y.view(), opts).unwrap())))
+        });
+        let (s32, y8) = (s.mapv(|v| v as f32), y.mapv(|l| l as i8));
+        g.bench_with_input(BenchmarkId::new("reference_f32_i8", &id), &(), |b, _| {
+            b.iter(|| black_box(evaluate_as(s32.view(), y8.view(), opts).unwrap()))
+        });
+        g.bench_with_input(BenchmarkId::new("reference_f32_i8_1thread", &id), &(), |b, _| {
+            b.iter(|| pool.install(|| black_box(evaluate_as(s32.view(), y8.view(), opts).unwrap())))
         });
     }
     g.finish();

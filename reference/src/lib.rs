@@ -29,7 +29,7 @@ mod ways;
 pub use elementwise::{Asl, Bce, Focal};
 pub use error::RefError;
 pub use loss::{AnyLoss, LossFn};
-pub use metrics::{evaluate, ApOptions, MapReport};
+pub use metrics::{evaluate, evaluate_as, ApOptions, Label, MapReport, Score};
 pub use softmax::Softmax;
 pub use twoway::{TwoWay, OFFICIAL_OFFSET};
 pub use twoway_spec::{Denominator, Loss, Mask, Reduction, Ties, Way};

@@ -3,7 +3,7 @@
 //! the rows are split between threads.
 
 use ndarray::{array, Array2};
-use twoway_reference::{evaluate, ApOptions, RefError};
+use twoway_reference::{evaluate, evaluate_as, ApOptions, RefError};
 
 fn two_threads() -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a pool of 2 threads")
@@ -83,4 +83,45 @@ fn with_bad_entries_in_several_row_ranges_the_first_in_row_major_order_is_named(
         checked += 1;
     }
     assert_eq!(checked, 4);
+}
+
+/// The narrow element types are checked by the same rules: an i8 or f32 label outside {-1, 0, 1} and a
+/// non-finite f32 score (a positive's included) are named by position and value.
+#[test]
+fn narrow_types_are_checked_like_f64() {
+    let opts = ApOptions::default();
+    let scores: Array2<f32> = array![[0.5, -1.0, 2.0], [1.5, 0.2, -0.3]];
+    let labels: Array2<i8> = array![[1, 0, -1], [0, 1, 0]];
+    assert!(evaluate_as(scores.view(), labels.view(), opts).is_ok());
+    let mut checked = 0;
+    for bad in [2i8, -2, 127, -128] {
+        let mut y = labels.clone();
+        y[[1, 2]] = bad;
+        match evaluate_as(scores.view(), y.view(), opts) {
+            Err(RefError::BadLabel { row: 1, col: 2, value }) => assert_eq!(value, bad as f64),
+            other => panic!("i8 label {bad}: {other:?}"),
+        }
+        checked += 1;
+    }
+    let mut y = labels.mapv(|l| l as f32);
+    y[[0, 1]] = 0.5;
+    match evaluate_as(scores.view(), y.view(), opts) {
+        Err(RefError::BadLabel { row: 0, col: 1, value }) => assert_eq!(value, 0.5),
+        other => panic!("f32 label 0.5: {other:?}"),
+    }
+    checked += 1;
+    // A positive's score and a negative's, each not finite.
+    for (at, bad) in [((1, 1), f32::NAN), ((1, 0), f32::INFINITY), ((0, 0), f32::NEG_INFINITY)] {
+        let mut s = scores.clone();
+        s[at] = bad;
+        match evaluate_as(s.view(), labels.view(), opts) {
+            Err(RefError::NonFinite { what: "scores", row, col, value }) => {
+                assert_eq!((row, col), at);
+                assert!(value.to_bits() == (bad as f64).to_bits() || (value.is_nan() && bad.is_nan()));
+            }
+            other => panic!("f32 score {bad} at {at:?}: {other:?}"),
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 8);
 }

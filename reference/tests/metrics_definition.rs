@@ -1,12 +1,13 @@
 //! `evaluate` against AP computed straight from its definition, O(n^2) per vector, on scores chosen to
 //! stress the search: ties, -0.0 beside 0.0, subnormals, values near f64::MAX (spans that overflow),
 //! tight clusters, and columns with many distinct positives (the bucket-table path) as well as few (the
-//! linear path).
+//! linear path); matrices taller than a tile of rows and wider than a block of classes; and the narrow
+//! element types (f32 scores; f32 and i8 targets) against the same matrices widened to f64.
 
 use ndarray::Array2;
 use proptest::prelude::*;
 use twoway_reference::metrics::average_precision;
-use twoway_reference::{evaluate, ApOptions, Ties};
+use twoway_reference::{evaluate, evaluate_as, ApOptions, Ties};
 use twoway_spec::Denominator;
 
 /// AP of one vector from the definition: for each positive, the precision over the entries ranked at or
@@ -77,6 +78,7 @@ fn check(s: &Array2<f64>, y: &Array2<f64>) -> Result<(), TestCaseError> {
         for denominator in [Denominator::Exact, Denominator::Release] {
             let opts = ApOptions { ties: *ties, denominator };
             let report = evaluate(s.view(), y.view(), opts).unwrap();
+            prop_assert_eq!((report.per_class.len(), report.per_sample.len()), (s.ncols(), s.nrows()));
             let mut class_aps = Vec::new();
             for (j, got) in report.per_class.iter().enumerate() {
                 let col = s.column(j).to_vec();
@@ -140,6 +142,83 @@ proptest! {
     fn wide_matrices_match_the_definition((s, y) in matrix(3, 160)) {
         check(&s, &y)?;
     }
+}
+
+/// f32 scores (any f32: ties, signed zeros, subnormals, the extremes) and their labels in every target
+/// type, against the same matrix widened to f64: the reports are equal, bit for bit.
+fn check_narrow(s: &Array2<f64>, y: &Array2<f64>) -> Result<(), TestCaseError> {
+    // The palette's values beyond f32's range become its extremes.
+    let s32 = s.mapv(|v| v.clamp(f32::MIN as f64, f32::MAX as f64) as f32);
+    let wide = s32.mapv(|v| v as f64);
+    for ties in Ties::ALL {
+        for denominator in [Denominator::Exact, Denominator::Release] {
+            let opts = ApOptions { ties: *ties, denominator };
+            let want = evaluate(wide.view(), y.view(), opts).unwrap();
+            let by_i8 = evaluate_as(s32.view(), y.mapv(|l| l as i8).view(), opts).unwrap();
+            let by_f32 = evaluate_as(s32.view(), y.mapv(|l| l as f32).view(), opts).unwrap();
+            let wide_i8 = evaluate_as(wide.view(), y.mapv(|l| l as i8).view(), opts).unwrap();
+            prop_assert_eq!(&by_i8, &want, "{} {:?}: f32 scores, i8 targets", ties, denominator);
+            prop_assert_eq!(&by_f32, &want, "{} {:?}: f32 scores, f32 targets", ties, denominator);
+            prop_assert_eq!(&wide_i8, &want, "{} {:?}: f64 scores, i8 targets", ties, denominator);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(twoway_reference::testing::proptest_seed()),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn narrow_types_give_the_results_of_the_widened_matrix((s, y) in matrix(40, 40)) {
+        check_narrow(&s, &y)?;
+    }
+}
+
+/// Taller than a tile of rows and wider than a block of classes, with rows of many positives (the
+/// bucket-table path of the sample side), a class with none and a class of nearly only negatives: every
+/// class and sample against the definition, in f64 and in the narrow types.
+#[test]
+fn a_matrix_over_several_tiles_and_blocks_matches_the_definition() {
+    let (rows, cols) = (1100, 70);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let s = Array2::from_shape_fn((rows, cols), |_| {
+        let u = next();
+        // Half the scores on a coarse grid (ties across and within classes), half anywhere in [-4, 4).
+        if u % 2 == 0 {
+            (u >> 40) as f64 % 9.0 * 0.5 - 2.0
+        } else {
+            (u >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0
+        }
+    });
+    let y = Array2::from_shape_fn((rows, cols), |(i, j)| {
+        let u = next() % 100;
+        let positive = if j == 5 {
+            0
+        } else if i % 97 == 0 {
+            70
+        } else {
+            6
+        };
+        if u < positive {
+            1.0
+        } else if u < positive + 20 {
+            -1.0
+        } else {
+            0.0
+        }
+    });
+    check(&s, &y).unwrap();
+    check_narrow(&s, &y).unwrap();
 }
 
 /// Every threshold in one bucket of a wide table: scores clustered at 1 ulp steps beside one outlier,
