@@ -183,19 +183,22 @@ def loss_peers(args, budget, report, all_threads):
 
 def map_peers(args, budget, report):
     print("\n## mAP@class + mAP@sample (median per call)\n")
-    print("| size | reference | reference 1 thread | numpy AP loop | scikit-learn | speed-up vs numpy (all / 1 thread) | vs scikit-learn |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("Both sides read the same element types: f64 scores and targets, then f32 scores and int8 targets")
+    print("(what a model's and a label file's .npy hold), which the reference reads without widening.\n")
+    print("| size | types | reference | reference 1 thread | numpy AP loop | scikit-learn | speed-up vs numpy (all / 1 thread) | vs scikit-learn |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for rows, cols, pos, unk in MAP_SIZES:
-        s, y = batch(rows, cols, pos, unk, 2)
+        s64, y64 = batch(rows, cols, pos, unk, 2)
         size = f"{rows}x{cols}"
-        t_np = timeit(lambda: map_numpy(s, y), 3, budget)
-        t_sk = timeit(lambda: map_sklearn(s, y), 1, budget)
-        ref = criterion(args.criterion, "map_class_sample", "reference", size)
-        ref1 = criterion(args.criterion, "map_class_sample", "reference_1thread", size)
-        sp = f"{t_np / ref:.0f}x / {t_np / ref1:.0f}x" if ref and ref1 else "-"
-        spk = f"{t_sk / ref:.0f}x" if ref else "-"
-        print(f"| {size} | {fmt(ref)} | {fmt(ref1)} | {fmt(t_np)} | {fmt(t_sk)} | {sp} | {spk} |")
-        report["map"].append({"size": size, "reference_s": ref, "reference_1thread_s": ref1, "numpy_loop_s": t_np, "sklearn_s": t_sk})
+        for types, (s, y), suffix in [("f64", (s64, y64), ""), ("f32 / int8", (s64.astype(np.float32), y64.astype(np.int8)), "_f32_i8")]:
+            t_np = timeit(lambda: map_numpy(s, y), 3, budget)
+            t_sk = timeit(lambda: map_sklearn(s, y), 1, budget) if not suffix else None
+            ref = criterion(args.criterion, "map_class_sample", f"reference{suffix}", size)
+            ref1 = criterion(args.criterion, "map_class_sample", f"reference{suffix}_1thread", size)
+            sp = f"{t_np / ref:.0f}x / {t_np / ref1:.0f}x" if ref and ref1 else "-"
+            spk = f"{t_sk / ref:.0f}x" if ref and t_sk else "-"
+            print(f"| {size} | {types} | {fmt(ref)} | {fmt(ref1)} | {fmt(t_np)} | {fmt(t_sk) if t_sk else '-'} | {sp} | {spk} |")
+            report["map"].append({"size": size, "types": types, "reference_s": ref, "reference_1thread_s": ref1, "numpy_loop_s": t_np, "sklearn_s": t_sk})
 
 
 def train_peers(args, budget, report, all_threads):
@@ -349,29 +352,30 @@ def cli_peers(args, report):
     os.makedirs(base, exist_ok=True)
     here = os.path.dirname(os.path.abspath(__file__))
     print("\n## mAP as commands on .npy files (median of 5 runs; ratio = numpy time / twoway time)\n")
-    print("| size | twoway (full build) | twoway (torch-free) | numpy AP loop (python) | ratio full / torch-free |")
-    print("|---|---:|---:|---:|---:|")
+    print("| size | .npy types | twoway (full build) | twoway (torch-free) | numpy AP loop (python) | ratio full / torch-free |")
+    print("|---|---|---:|---:|---:|---:|")
     for rows, cols, pos, unk in MAP_SIZES:
         size = f"{rows}x{cols}"
-        sp, yp = os.path.join(base, f"scores_{size}.npy"), os.path.join(base, f"targets_{size}.npy")
-        if not os.path.exists(sp):
-            s, y = batch(rows, cols, pos, unk, 2)
-            np.save(sp, s)
-            np.save(yp, y)
+        for types, suffix in [("f64", ""), ("f32 / int8", "_f32_i8")]:
+            sp, yp = os.path.join(base, f"scores_{size}{suffix}.npy"), os.path.join(base, f"targets_{size}{suffix}.npy")
+            if not os.path.exists(sp):
+                s, y = batch(rows, cols, pos, unk, 2)
+                np.save(sp, s.astype(np.float32) if suffix else s)
+                np.save(yp, y.astype(np.int8) if suffix else y)
 
-        def median(cmd):
-            times = []
-            for _ in range(5):
-                t = time.perf_counter()
-                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                times.append(time.perf_counter() - t)
-            return statistics.median(times)
-        full = median([args.twoway, "map", "--scores", sp, "--targets", yp]) if os.path.exists(args.twoway) else None
-        lite = median([args.twoway_lite, "map", "--scores", sp, "--targets", yp]) if os.path.exists(args.twoway_lite) else None
-        peer = median([sys.executable, "-c", MAP_PEER, sp, yp, here])
-        r = lambda t: f"{peer / t:.1f}x" if t else "-"
-        print(f"| {size} | {fmt(full)} | {fmt(lite)} | {fmt(peer)} | {r(full)} / {r(lite)} |")
-        report["cli"].append({"size": size, "full_s": full, "torch_free_s": lite, "numpy_s": peer})
+            def median(cmd):
+                times = []
+                for _ in range(5):
+                    t = time.perf_counter()
+                    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    times.append(time.perf_counter() - t)
+                return statistics.median(times)
+            full = median([args.twoway, "map", "--scores", sp, "--targets", yp]) if os.path.exists(args.twoway) else None
+            lite = median([args.twoway_lite, "map", "--scores", sp, "--targets", yp]) if os.path.exists(args.twoway_lite) else None
+            peer = median([sys.executable, "-c", MAP_PEER, sp, yp, here])
+            r = lambda t: f"{peer / t:.1f}x" if t else "-"
+            print(f"| {size} | {types} | {fmt(full)} | {fmt(lite)} | {fmt(peer)} | {r(full)} / {r(lite)} |")
+            report["cli"].append({"size": size, "types": types, "full_s": full, "torch_free_s": lite, "numpy_s": peer})
 
 
 def data_peers(args, budget, report):

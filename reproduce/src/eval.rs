@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use ndarray::Array2;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use twoway_reference::{evaluate, AnyLoss, ApOptions, LossFn, RefError};
+use twoway_reference::{evaluate, evaluate_as, AnyLoss, ApOptions, LossFn, MapReport, RefError};
 use twoway_spec::{Denominator, Loss, LossParams, Mask, Reduction, Ties, Way};
 
 /// Which implementation computes the loss.
@@ -296,10 +296,32 @@ pub struct MapArgs {
     pub format: OutFormat,
 }
 
+/// mAP of scores and targets as their files hold them (f32 scores and int8 / f32 targets are not widened).
+fn map_report(scores: &io::Scores, targets: &io::Targets, opts: ApOptions) -> Result<MapReport, RefError> {
+    use io::{Scores as S, Targets as T};
+    match (scores, targets) {
+        (S::F64(s), T::F64(t)) => evaluate(s.view(), t.view(), opts),
+        (S::F64(s), T::F32(t)) => evaluate_as(s.view(), t.view(), opts),
+        (S::F64(s), T::I8(t)) => evaluate_as(s.view(), t.view(), opts),
+        (S::F32(s), T::F64(t)) => evaluate_as(s.view(), t.view(), opts),
+        (S::F32(s), T::F32(t)) => evaluate_as(s.view(), t.view(), opts),
+        (S::F32(s), T::I8(t)) => evaluate_as(s.view(), t.view(), opts),
+    }
+}
+
 pub fn map(a: &MapArgs, out: &mut dyn Write) -> Result<()> {
-    let (s, y) = read_pair(&a.scores, &a.targets)?;
+    let (s, y) = (io::read_scores(&a.scores)?, io::read_targets(&a.targets)?);
+    if s.dim() != y.dim() {
+        anyhow::bail!(
+            "{} has shape {:?} but {} has shape {:?}",
+            a.scores.display(),
+            s.dim(),
+            a.targets.display(),
+            y.dim()
+        );
+    }
     let opts = ApOptions { ties: a.ties, denominator: a.denominator };
-    let r = evaluate(s.view(), y.view(), opts).map_err(|e| blame(e, &a.scores, &a.targets))?;
+    let r = map_report(&s, &y, opts).map_err(|e| blame(e, &a.scores, &a.targets))?;
     let kept = |v: &[Option<f64>]| v.iter().filter(|x| x.is_some()).count();
     match a.format {
         OutFormat::Json => {

@@ -6,10 +6,12 @@
 use std::path::{Path, PathBuf};
 use twoway_spec::{grids::Grid, recipes, Dataset, Spec, FILES};
 
-/// `.npy` and JSON matrices (`twoway eval`, `twoway map`).
+/// `.npy` and JSON matrices (`twoway eval`; `twoway map`, which keeps f32 scores and int8 / f32 targets).
 pub fn matrix(data: &[u8]) {
     for name in ["x.npy", "x.json"] {
         let _ = crate::io::parse_matrix(data, Path::new(name));
+        let _ = crate::io::parse_scores(data, Path::new(name));
+        let _ = crate::io::parse_targets(data, Path::new(name));
     }
 }
 

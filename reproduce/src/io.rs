@@ -1,5 +1,5 @@
 //! Matrices in and out: `.npy` (2-D; f64, f32 or integer) and JSON (nested arrays) in, `.npy` (f64) and
-//! JSON out. Every error names the file; results are written atomically (temp file, then rename).
+//! JSON out; scores and targets for mAP also in their file's own f32 / int8 type. Every error names the file; results are written atomically (temp file, then rename).
 
 use anyhow::{bail, Context, Result};
 use ndarray::Array2;
@@ -79,6 +79,79 @@ fn read_npy(bytes: &[u8]) -> Result<Array2<f64>> {
     attempt!(f32, i64, i32, i16, i8, u8);
     // Report the f64 attempt's error: it names the shape or dtype problem.
     Array2::<f64>::read_npy(Cursor::new(bytes)).map_err(anyhow::Error::from)
+}
+
+/// A score matrix as its file holds it: an f32 `.npy` stays f32; any other file is read as f64.
+pub enum Scores {
+    F64(Array2<f64>),
+    F32(Array2<f32>),
+}
+
+/// A target matrix as its file holds it: an int8 or f32 `.npy` stays as it is; any other file is read as
+/// f64.
+pub enum Targets {
+    F64(Array2<f64>),
+    F32(Array2<f32>),
+    I8(Array2<i8>),
+}
+
+impl Scores {
+    pub fn dim(&self) -> (usize, usize) {
+        match self {
+            Scores::F64(a) => a.dim(),
+            Scores::F32(a) => a.dim(),
+        }
+    }
+}
+
+impl Targets {
+    pub fn dim(&self) -> (usize, usize) {
+        match self {
+            Targets::F64(a) => a.dim(),
+            Targets::F32(a) => a.dim(),
+            Targets::I8(a) => a.dim(),
+        }
+    }
+}
+
+/// Reads a 2-D `.npy` of element type `T` when the file holds exactly that type (and is not empty).
+fn read_npy_as<T: ndarray_npy::ReadableElement>(bytes: &[u8]) -> Option<Array2<T>> {
+    if !bytes.starts_with(b"\x93NUMPY") || check_npy_frame(bytes).is_err() {
+        return None;
+    }
+    Array2::<T>::read_npy(Cursor::new(bytes)).ok().filter(|a| a.nrows() > 0 && a.ncols() > 0)
+}
+
+/// Reads a score matrix (`.npy` or `.json`), keeping an f32 `.npy` in f32.
+pub fn read_scores(path: &Path) -> Result<Scores> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    parse_scores(&bytes, path)
+}
+
+/// Parses the bytes of a score matrix file (`path` names it in errors), keeping an f32 `.npy` in f32.
+pub fn parse_scores(bytes: &[u8], path: &Path) -> Result<Scores> {
+    if let Some(a) = read_npy_as::<f32>(bytes) {
+        return Ok(Scores::F32(a));
+    }
+    parse_matrix(bytes, path).map(Scores::F64)
+}
+
+/// Reads a target matrix (`.npy` or `.json`), keeping an int8 or f32 `.npy` as it is.
+pub fn read_targets(path: &Path) -> Result<Targets> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    parse_targets(&bytes, path)
+}
+
+/// Parses the bytes of a target matrix file (`path` names it in errors), keeping an int8 or f32 `.npy`
+/// as it is.
+pub fn parse_targets(bytes: &[u8], path: &Path) -> Result<Targets> {
+    if let Some(a) = read_npy_as::<i8>(bytes) {
+        return Ok(Targets::I8(a));
+    }
+    if let Some(a) = read_npy_as::<f32>(bytes) {
+        return Ok(Targets::F32(a));
+    }
+    parse_matrix(bytes, path).map(Targets::F64)
 }
 
 fn read_json(bytes: &[u8]) -> Result<Array2<f64>> {

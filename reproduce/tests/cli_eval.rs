@@ -187,6 +187,45 @@ fn map_reports_both_metrics_and_per_class_ap() {
     assert!(r.stdout.contains("mAP@class  77.7778 (3 of 3 classes with a positive)"), "{}", r.stdout);
 }
 
+/// The same matrix as f32 scores with int8 or f32 targets (what a model's and a label file's .npy hold,
+/// read without widening): the same values; an int8 label outside {-1, 0, 1} is named with its file.
+#[test]
+fn map_reads_f32_scores_and_int8_targets_as_they_are() {
+    let d = tempfile::tempdir().unwrap();
+    let put = |name: &str, write: &dyn Fn(&mut std::fs::File)| {
+        let p = d.path().join(name);
+        write(&mut std::fs::File::create(&p).unwrap());
+        p.display().to_string()
+    };
+    // 0.9, 0.7, ... are not f32 values: the f64 reference takes the f32 values widened.
+    let scores = [0.9f32, 0.7, 0.4, 0.1, 0.8, 0.3, 0.5, 0.6, 0.7];
+    let labels = [0i8, 1, -1, 1, 1, 0, 0, 0, 1];
+    let s32 = Array2::from_shape_vec((3, 3), scores.to_vec()).unwrap();
+    let s = put("s.npy", &|f| s32.write_npy(f).unwrap());
+    let wide = npy(d.path(), "wide.npy", &s32.mapv(|v| v as f64));
+    let y8 = put("y8.npy", &|f| Array2::from_shape_vec((3, 3), labels.to_vec()).unwrap().write_npy(f).unwrap());
+    let y32 = put("y32.npy", &|f| {
+        Array2::from_shape_vec((3, 3), labels.map(|l| l as f32).to_vec()).unwrap().write_npy(f).unwrap()
+    });
+    let want = twoway(&["map", "--scores", &wide, "--targets", &y8, "--per-class", "--format", "json"]);
+    assert_eq!(want.code, 0, "{}", want.stderr);
+    let v: serde_json::Value = serde_json::from_str(&want.stdout).unwrap();
+    assert!((v["map_class"].as_f64().unwrap() - 700.0 / 9.0).abs() < 1e-12, "{v}");
+    let mut compared = 0;
+    for y in [&y8, &y32] {
+        let r = twoway(&["map", "--scores", &s, "--targets", y, "--per-class", "--format", "json"]);
+        assert_eq!((r.code, &r.stdout), (0, &want.stdout), "{y}: {}", r.stderr);
+        compared += 1;
+    }
+    assert_eq!(compared, 2);
+    let bad = put("bad.npy", &|f| {
+        Array2::from_shape_vec((3, 3), [0i8, 1, -1, 1, 3, 0, 0, 0, 1].to_vec()).unwrap().write_npy(f).unwrap()
+    });
+    assert_fails(&twoway(&["map", "--scores", &s, "--targets", &bad]), &["bad.npy", "[1, 1]", "3"]);
+    let short = put("short.npy", &|f| Array2::from_shape_vec((1, 3), vec![0i8, 1, 0]).unwrap().write_npy(f).unwrap());
+    assert_fails(&twoway(&["map", "--scores", &s, "--targets", &short]), &["s.npy", "short.npy", "(3, 3)", "(1, 3)"]);
+}
+
 #[cfg(feature = "torch")]
 #[test]
 fn tch_backend_options_are_checked() {
