@@ -197,7 +197,7 @@ def map_peers(args, budget, report):
             ref1 = criterion(args.criterion, "map_class_sample", f"reference{suffix}_1thread", size)
             sp = f"{t_np / ref:.0f}x / {t_np / ref1:.0f}x" if ref and ref1 else "-"
             spk = f"{t_sk / ref:.0f}x" if ref and t_sk else "-"
-            print(f"| {size} | {types} | {fmt(ref)} | {fmt(ref1)} | {fmt(t_np)} | {fmt(t_sk) if t_sk else '-'} | {sp} | {spk} |")
+            print(f"| {size} | {types} | {fmt(ref)} | {fmt(ref1)} | {fmt(t_np)} | {fmt(t_sk)} | {sp} | {spk} |")
             report["map"].append({"size": size, "types": types, "reference_s": ref, "reference_1thread_s": ref1, "numpy_loop_s": t_np, "sklearn_s": t_sk})
 
 

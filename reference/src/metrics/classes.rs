@@ -64,11 +64,10 @@ pub(super) fn class_aps<S: Score>(
 /// Asks for the block's entries of row `r` + [`PREFETCH_ROWS`] (the last row near the end) ahead of
 /// their use: the first, middle and last entries, every cache line of a block of up to 16 f64.
 #[inline(always)]
-fn prefetch_ahead<S>(s: &[S], cols: usize, block: &std::ops::Range<usize>, r: usize) {
+fn prefetch_ahead<S>(s: &[S], (rows, cols): (usize, usize), block: &std::ops::Range<usize>, r: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let rows = s.len() / cols;
         let ahead = (r + PREFETCH_ROWS).min(rows - 1) * cols + block.start;
         for at in [ahead, ahead + block.len() / 2, ahead + block.len() - 1] {
             // SAFETY: SSE is part of x86-64; a prefetch reads nothing and never faults (the addresses
@@ -77,7 +76,7 @@ fn prefetch_ahead<S>(s: &[S], cols: usize, block: &std::ops::Range<usize>, r: us
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (s, cols, block, r);
+    let _ = (s, rows, cols, block, r);
 }
 
 /// The 64 bits of a row's bit set (`words`) from column `at` on (0 past the last column).
@@ -113,7 +112,7 @@ pub(super) fn count_block_any<S: Score>(
         // The tile's negatives, class by class, gathered without branching.
         filled.fill(0);
         for r in r0..(r0 + TILE_ROWS).min(rows) {
-            prefetch_ahead(s, cols, &block, r);
+            prefetch_ahead(s, (rows, cols), &block, r);
             let at = r * cols + block.start;
             let bits = bits_at(&negatives[r * words..(r + 1) * words], block.start);
             for (k, &v) in s[at..at + width].iter().enumerate() {

@@ -34,7 +34,7 @@ pub(super) const BUCKETS_PER_THRESHOLD: usize = 8;
 /// to an integer by adding 2^52 and reading the low mantissa bits: monotone, branch-free, and the same
 /// computation wherever it runs (scalar or vectorised).
 #[inline(always)]
-pub(super) fn bucket_of(top: f64, scale: f64, last: f64, score: f64) -> u32 {
+fn bucket_of(top: f64, scale: f64, last: f64, score: f64) -> u32 {
     let f = ((top - score) * scale).max(0.0).min(last);
     (f + 4_503_599_627_370_496.0).to_bits() as u32
 }
