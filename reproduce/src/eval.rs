@@ -177,10 +177,16 @@ impl EvalArgs {
 pub fn read_pair(a: &Path, b: &Path) -> Result<(Array2<f64>, Array2<f64>)> {
     let x = io::read_matrix(a)?;
     let y = io::read_matrix(b)?;
-    if x.dim() != y.dim() {
-        anyhow::bail!("{} has shape {:?} but {} has shape {:?}", a.display(), x.dim(), b.display(), y.dim());
-    }
+    same_shape((a, x.dim()), (b, y.dim()))?;
     Ok((x, y))
+}
+
+/// Refuses two matrices of different shapes, naming both files.
+fn same_shape((a, da): (&Path, (usize, usize)), (b, db): (&Path, (usize, usize))) -> Result<()> {
+    if da != db {
+        anyhow::bail!("{} has shape {da:?} but {} has shape {db:?}", a.display(), b.display());
+    }
+    Ok(())
 }
 
 pub fn eval(a: &EvalArgs, out: &mut dyn Write) -> Result<()> {
@@ -311,15 +317,7 @@ fn map_report(scores: &io::Scores, targets: &io::Targets, opts: ApOptions) -> Re
 
 pub fn map(a: &MapArgs, out: &mut dyn Write) -> Result<()> {
     let (s, y) = (io::read_scores(&a.scores)?, io::read_targets(&a.targets)?);
-    if s.dim() != y.dim() {
-        anyhow::bail!(
-            "{} has shape {:?} but {} has shape {:?}",
-            a.scores.display(),
-            s.dim(),
-            a.targets.display(),
-            y.dim()
-        );
-    }
+    same_shape((&a.scores, s.dim()), (&a.targets, y.dim()))?;
     let opts = ApOptions { ties: a.ties, denominator: a.denominator };
     let r = map_report(&s, &y, opts).map_err(|e| blame(e, &a.scores, &a.targets))?;
     let kept = |v: &[Option<f64>]| v.iter().filter(|x| x.is_some()).count();
