@@ -42,9 +42,15 @@ build-lite:
 	ldd $(TWOWAY_LITE) | grep -qiE 'torch|cuda' && { echo "$(TWOWAY_LITE) links libtorch" >&2; exit 1; } || true
 
 ## test: the whole workspace's tests (pure Rust and libtorch), on CPU; then the torch-free configuration's.
+## Every test binary runs even when one fails (--no-fail-fast, and the second run after a failing first);
+## the target fails if any did.
 test: setup
-	$(CARGO_ENV) INSTA_UPDATE=no cargo test --workspace
-	CARGO_TARGET_DIR=$(LITE_TARGET) INSTA_UPDATE=no cargo test -p twoway-reproduce --no-default-features
+	status=0; \
+	$(CARGO_ENV) INSTA_UPDATE=no cargo test --workspace --no-fail-fast || status=1; \
+	CARGO_TARGET_DIR=$(LITE_TARGET) INSTA_UPDATE=no cargo test -p twoway-reproduce --no-default-features --no-fail-fast \
+	  || status=1; \
+	if [ $$status -ne 0 ]; then echo "make test: some tests failed (see above)" >&2; fi; \
+	exit $$status
 
 ## test-big: the opt-in tests of the big members (regnety_32gf against torchvision: a 580 MB fixture).
 test-big: setup

@@ -4,7 +4,7 @@
 // the binaries as an rpath, so that `target/release/twoway` and the test binaries run without
 // LD_LIBRARY_PATH, and we keep libtorch_cuda as a needed library (the linker would drop it with
 // --as-needed, since nothing references it by symbol, and CUDA would then look unavailable).
-// For twoway-gpu it also compiles csrc/autocast.cpp against libtorch's headers.
+// For twoway-gpu it also compiles csrc/autocast.cpp and csrc/numerics.cpp against libtorch's headers.
 use std::path::Path;
 
 fn main() {
@@ -25,6 +25,7 @@ fn main() {
     }
     if std::env::var("CARGO_PKG_NAME").as_deref() == Ok("twoway-gpu") {
         println!("cargo:rerun-if-changed=csrc/autocast.cpp");
+        println!("cargo:rerun-if-changed=csrc/numerics.cpp");
         let include = Path::new(&dir).parent().expect("libtorch lib folder has a parent").join("include");
         cc::Build::new()
             .cpp(true)
@@ -35,6 +36,7 @@ fn main() {
             .flag("-std=c++17")
             .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
             .file("csrc/autocast.cpp")
+            .file("csrc/numerics.cpp")
             .compile("twoway_autocast");
     }
 }

@@ -60,6 +60,7 @@
 mod check;
 mod elementwise;
 mod error;
+pub mod numerics;
 pub mod peer;
 mod sets;
 

@@ -2,6 +2,9 @@
 //! train mode, the two-way loss, backward, SGD with Nesterov momentum over the recipe's two learning-rate
 //! groups): resnet50, batch 16, 224 px, f32, on CPU with all threads (and on CUDA when a device is present).
 //! tools/bench_peers.py times the same step in PyTorch eager on the same libtorch and prints the ratio.
+//! With `TWOWAY_BENCH_NUMERICS=portable` the benchmark runs in twoway's portable numerics (re-executed
+//! into their environment, oneDNN and NNPACK off; ids end in `_portable`), which tools/bench_numerics.sh
+//! runs beside the native one to print the mode's cost.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::time::Duration;
@@ -18,6 +21,14 @@ const CLASSES: i64 = 80;
 
 fn bench(c: &mut Criterion) {
     let spec = Spec::embedded();
+    let portable = std::env::var("TWOWAY_BENCH_NUMERICS").as_deref() == Ok("portable");
+    if portable {
+        twoway_reproduce::numerics::enter_portable(&spec.numerics).unwrap();
+        twoway_gpu::numerics::set_mkldnn_enabled(false);
+        twoway_gpu::numerics::set_nnpack_enabled(false);
+        assert_eq!(twoway_gpu::numerics::aten_cpu_capability(), "default");
+    }
+    let suffix = if portable { "_portable" } else { "" };
     let recipe = &spec.recipes["release"];
     let loss = AnyLoss::from_params(Loss::Twoway, &LossParams::default()).unwrap();
     let criterion = MultiLabelLoss::new(loss).validation(Validation::Shape);
@@ -35,7 +46,7 @@ fn bench(c: &mut Criterion) {
         tch::manual_seed(1);
         let x = Tensor::randn([BATCH, 3, SIZE, SIZE], (Kind::Float, device));
         let y = Tensor::rand([BATCH, CLASSES], (Kind::Float, device)).lt(0.05).to_kind(Kind::Float);
-        g.bench_function(BenchmarkId::new(format!("resnet50_b{BATCH}_{SIZE}"), name), |b| {
+        g.bench_function(BenchmarkId::new(format!("resnet50_b{BATCH}_{SIZE}{suffix}"), name), |b| {
             b.iter(|| {
                 let v = model.step(recipe, &criterion, &x, &y, 0.01).unwrap();
                 if let Device::Cuda(i) = device {

@@ -53,6 +53,9 @@ pub enum Command {
     /// List the backbones, or run a weight file's network forward (to check it against torchvision).
     #[command(subcommand)]
     Backbone(crate::backbone_cmd::BackboneCommand),
+    /// (Internal) One BLAS product and one oneDNN convolution, for `twoway run`'s numerics fingerprint.
+    #[command(hide = true)]
+    ProbeNumerics,
 }
 
 #[derive(clap::Args, Debug)]
@@ -83,13 +86,18 @@ pub struct DiffArgs {
     /// column is the baseline (every one of its cells must be in the results).
     #[arg(long, default_value = "published")]
     pub against: String,
-    /// How many points (0-100 scale) a cell may fall below its baseline.
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
-    pub tolerance: f64,
+    /// How many points (0-100 scale) a cell may fall below its baseline (default 0.5; against a baseline of
+    /// other numerics, the cross-numerics tolerance of spec/data/numerics.yaml, and no less unless told).
+    #[arg(long, allow_negative_numbers = true)]
+    pub tolerance: Option<f64>,
     /// Also allow a drop of this many standard deviations of the baseline's seeds (from the CSV's `sd`
     /// column), when that is more than --tolerance.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub tolerance_sd: f64,
+    /// Gate at --tolerance even when the baseline was made under other numerics (another CPU in native
+    /// mode, another mode, libtorch, glibc or thread count) and the tolerance is below their measured noise.
+    #[arg(long)]
+    pub allow_different_numerics: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub format: TextOrJson,
 }
@@ -114,7 +122,8 @@ pub struct PlotsArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct SpecArgs {
-    /// The folder holding losses.yaml, metrics.yaml, paper.yaml, datasets.yaml, backbones.yaml, recipes.yaml.
+    /// The folder holding losses.yaml, metrics.yaml, paper.yaml, datasets.yaml, backbones.yaml, recipes.yaml,
+    /// numerics.yaml.
     #[arg(long, default_value = "spec/data")]
     pub dir: PathBuf,
 }
@@ -148,14 +157,16 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn reproduced(dir: &Option<PathBuf>) -> Result<BTreeMap<twoway_spec::CellKey, f64>> {
-    Ok(summaries(dir)?.into_iter().map(|(k, s)| (k, s.mean)).collect())
-}
-
-fn summaries(dir: &Option<PathBuf>) -> Result<BTreeMap<twoway_spec::CellKey, results::Summary>> {
+/// The table cells of a results folder over their seeds, and the distinct numerics fingerprints of its
+/// results (none without a folder).
+type Summaries = BTreeMap<twoway_spec::CellKey, results::Summary>;
+fn summaries(dir: &Option<PathBuf>) -> Result<(Summaries, Vec<Option<crate::numerics::Fingerprint>>)> {
     match dir {
-        Some(d) => Ok(results::summarize(&results::load_dir(d)?)),
-        None => Ok(BTreeMap::new()),
+        Some(d) => {
+            let all = results::load_dir(d)?;
+            Ok((results::summarize(&all), results::fingerprints(&all)))
+        }
+        None => Ok((BTreeMap::new(), Vec::new())),
     }
 }
 
@@ -171,7 +182,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         #[cfg(not(feature = "torch"))]
         Command::Slurm(_) => return Err(needs_torch("twoway slurm")),
         Command::Table(a) => {
-            let cells = summaries(&a.results)?;
+            let (cells, numerics) = summaries(&a.results)?;
             let views = if a.all {
                 vec![View::Main, View::Ways]
             } else if a.ways {
@@ -192,6 +203,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             }
             if models.iter().all(|m| m.rows.is_empty()) {
                 bail!("no row of the table is for {:?}", a.datasets.iter().map(|d| d.as_str()).collect::<Vec<_>>());
+            }
+            if a.format == Format::Csv {
+                // A baseline made from this CSV carries the numerics of its results.
+                for f in numerics.iter().flatten() {
+                    writeln!(out, "{}{}", diff::NUMERICS_LINE, serde_json::to_string(f)?)?;
+                }
             }
             match (a.format, models.as_slice()) {
                 (Format::Csv, [main, ways]) => {
@@ -263,6 +280,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Backbone(crate::backbone_cmd::BackboneCommand::List(a)) => crate::backbones::cmd::list(&a, out)?,
         #[cfg(not(feature = "torch"))]
         Command::Backbone(_) => return Err(needs_torch("twoway backbone")),
+        #[cfg(feature = "torch")]
+        Command::ProbeNumerics => crate::numerics::probe_kernels(),
+        #[cfg(not(feature = "torch"))]
+        Command::ProbeNumerics => return Err(needs_torch("twoway probe-numerics")),
         Command::Eval(a) => crate::eval::eval(&a, out)?,
         Command::Map(a) => crate::eval::map(&a, out)?,
         Command::Spec(a) => {
@@ -280,30 +301,42 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
 }
 
 fn diff_command(spec: &Spec, a: &DiffArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    if !(a.tolerance.is_finite() && a.tolerance >= 0.0) {
-        bail!("--tolerance must be a finite number of points >= 0, got {}", a.tolerance);
+    if let Some(t) = a.tolerance.filter(|t| !(t.is_finite() && *t >= 0.0)) {
+        bail!("--tolerance must be a finite number of points >= 0, got {t}");
     }
     if !(a.tolerance_sd.is_finite() && a.tolerance_sd >= 0.0) {
         bail!("--tolerance-sd must be a finite number >= 0, got {}", a.tolerance_sd);
     }
-    let mine = reproduced(&Some(a.results.clone()))?;
-    let (baseline, require_all) = if a.against == "published" {
-        (diff::published_baseline(spec), false)
+    let all = results::load_dir(&a.results)?;
+    let mine = results::aggregate(&all);
+    // The published numbers come from the paper's GPUs: no fingerprint to compare with.
+    let (baseline, check, require_all) = if a.against == "published" {
+        (diff::published_baseline(spec), None, false)
     } else {
-        (diff::read_csv_baseline(std::path::Path::new(&a.against))?, true)
+        let b = diff::read_csv_baseline(std::path::Path::new(&a.against))?;
+        (b.cells, Some(diff::NumericsCheck::new(results::fingerprints(&all), &b.numerics)), true)
     };
-    let rows = diff::compare(&baseline, &mine, a.tolerance, a.tolerance_sd, require_all);
+    let tolerance =
+        diff::gate_tolerance(spec, check.as_ref(), a.tolerance, a.tolerance_sd, a.allow_different_numerics)?;
+    let rows = diff::compare(&baseline, &mine, tolerance, a.tolerance_sd, require_all);
     if rows.is_empty() {
         bail!("no cell of {} has a baseline in `{}`", a.results.display(), a.against);
     }
     let failed: Vec<&diff::Row> = rows.iter().filter(|r| r.status != Status::Ok).collect();
     match a.format {
         TextOrJson::Json => {
-            let v = serde_json::json!({"against": a.against, "tolerance": a.tolerance, "tolerance_sd": a.tolerance_sd,
-                "passed": failed.is_empty(), "rows": rows});
+            let v = serde_json::json!({"against": a.against, "tolerance": tolerance, "tolerance_sd": a.tolerance_sd,
+                "numerics": check, "passed": failed.is_empty(), "rows": rows});
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         TextOrJson::Text => {
+            if let Some(c) = &check {
+                writeln!(out, "{}", c.describe())?;
+                if !c.identical && a.tolerance.is_none() {
+                    writeln!(out, "gating at the cross-numerics tolerance: {tolerance}")?;
+                }
+                writeln!(out)?;
+            }
             writeln!(out, "| cell | metric | baseline | reproduced | delta | status |")?;
             writeln!(out, "|---|---|---:|---:|---:|---|")?;
             for r in &rows {
@@ -328,7 +361,7 @@ fn diff_command(spec: &Spec, a: &DiffArgs, out: &mut dyn Write) -> Result<ExitCo
                 )?;
             }
             if failed.is_empty() {
-                writeln!(out, "\npassed: {} cell(s) within {} point(s) of `{}`", rows.len(), a.tolerance, a.against)?;
+                writeln!(out, "\npassed: {} cell(s) within {tolerance} of `{}`", rows.len(), a.against)?;
             } else {
                 // The first 20 by name (the table above lists them all).
                 let names: Vec<String> = failed
@@ -342,11 +375,10 @@ fn diff_command(spec: &Spec, a: &DiffArgs, out: &mut dyn Write) -> Result<ExitCo
                     .collect();
                 writeln!(
                     out,
-                    "\nFAILED: {} of {} cell(s) below `{}` by more than {} point(s) or missing: {}",
+                    "\nFAILED: {} of {} cell(s) below `{}` by more than {tolerance} or missing: {}",
                     failed.len(),
                     rows.len(),
                     a.against,
-                    a.tolerance,
                     names.join(", ")
                         + if failed.len() > 20 { format!(", and {} more", failed.len() - 20) } else { String::new() }
                             .as_str()

@@ -2,11 +2,12 @@
 //! published numbers, or the `reproduced` column of a table CSV) and fails when a cell falls below its
 //! baseline by more than the tolerance. Exit codes: 0 pass, 1 a cell dropped (or is missing), 2 bad input.
 
+use crate::numerics::Fingerprint;
 use crate::table::{CSV_HEADER, CSV_HEADER_V1};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
-use twoway_spec::{CellKey, Spec, Way};
+use twoway_spec::{CellKey, Metric, Spec, Way};
 
 /// One compared cell.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -38,20 +39,40 @@ pub struct Baseline {
     pub sd: Option<f64>,
 }
 
+/// A baseline CSV: its cells, and the numerics fingerprints of the results it was made from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvBaseline {
+    pub cells: BTreeMap<CellKey, Baseline>,
+    /// From its `# numerics: {...}` lines; empty for a baseline written before twoway recorded them.
+    pub numerics: Vec<Fingerprint>,
+}
+
+/// The prefix of a table CSV's fingerprint lines (before the header, one per distinct fingerprint).
+pub const NUMERICS_LINE: &str = "# numerics: ";
+
 /// The `reproduced` (and `sd`) columns of a table CSV (as printed by `twoway table --format csv`, or its
-/// earlier 8-column form); rows with an empty `reproduced` are not baselines.
-pub fn read_csv_baseline(path: &Path) -> Result<BTreeMap<CellKey, Baseline>> {
+/// earlier 8-column form), and its numerics lines; rows with an empty `reproduced` are not baselines.
+pub fn read_csv_baseline(path: &Path) -> Result<CsvBaseline> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
     parse_csv_baseline(&text, path)
 }
 
-/// Parses the text of a table CSV as a baseline (`path` names it in errors).
-pub fn parse_csv_baseline(text: &str, path: &Path) -> Result<BTreeMap<CellKey, Baseline>> {
-    let mut lines = text.lines().enumerate();
+/// Parses the text of a table CSV as a baseline (`path` names it in errors). Lines before the header that
+/// start with `#` are comments; `# numerics: {...}` ones carry fingerprints.
+pub fn parse_csv_baseline(text: &str, path: &Path) -> Result<CsvBaseline> {
+    let mut lines = text.lines().enumerate().peekable();
+    let mut numerics = Vec::new();
+    while let Some((i, line)) = lines.next_if(|(_, l)| l.starts_with('#')) {
+        if let Some(json) = line.strip_prefix(NUMERICS_LINE) {
+            let f: Fingerprint = serde_json::from_str(json)
+                .with_context(|| format!("{}:{}: not a numerics fingerprint", path.display(), i + 1))?;
+            numerics.push(f);
+        }
+    }
     let columns = match lines.next() {
         Some((_, h)) if h.trim_end() == CSV_HEADER => 10,
         Some((_, h)) if h.trim_end() == CSV_HEADER_V1 => 8,
-        Some((_, h)) => bail!("{}:1: header `{h}`, expected `{CSV_HEADER}`", path.display()),
+        Some((i, h)) => bail!("{}:{}: header `{h}`, expected `{CSV_HEADER}`", path.display(), i + 1),
         None => bail!("{}: empty file", path.display()),
     };
     let mut out = BTreeMap::new();
@@ -99,7 +120,124 @@ pub fn parse_csv_baseline(text: &str, path: &Path) -> Result<BTreeMap<CellKey, B
     if out.is_empty() {
         bail!("{}: no row has a `reproduced` value to compare against", path.display());
     }
-    Ok(out)
+    Ok(CsvBaseline { cells: out, numerics })
+}
+
+/// How the numerics of the results compare with the baseline's.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NumericsCheck {
+    /// One fingerprint on each side, and the two give bit-identical results.
+    pub identical: bool,
+    /// The distinct fingerprints of the results (`None`: a result without one).
+    pub results: Vec<Option<Fingerprint>>,
+    pub baseline: Vec<Fingerprint>,
+}
+
+impl NumericsCheck {
+    pub fn new(mut results: Vec<Option<Fingerprint>>, baseline: &[Fingerprint]) -> NumericsCheck {
+        results.dedup();
+        let identical = match (results.as_slice(), baseline) {
+            ([Some(r)], [b]) => r.same_numerics(b),
+            _ => false,
+        };
+        NumericsCheck { identical, results, baseline: baseline.to_vec() }
+    }
+
+    /// What a person needs to see: both sides, and where they differ.
+    pub fn describe(&self) -> String {
+        let side = |v: Vec<Option<&Fingerprint>>| match v.as_slice() {
+            [] => "none recorded".to_string(),
+            [one] => one.map_or("none recorded".into(), |f| f.summary()),
+            many => format!(
+                "{} different: {}",
+                many.len(),
+                many.iter().map(|f| f.map_or("none recorded".into(), |f| f.summary())).collect::<Vec<_>>().join(" | ")
+            ),
+        };
+        let results = side(self.results.iter().map(Option::as_ref).collect());
+        let baseline = side(self.baseline.iter().map(Some).collect());
+        if self.identical {
+            return format!("numerics: identical ({results})");
+        }
+        let fields = match (self.results.as_slice(), self.baseline.as_slice()) {
+            ([Some(r)], [b]) => {
+                let d: Vec<String> =
+                    r.differences(b).into_iter().map(|(f, x, y)| format!("{f} `{x}` vs `{y}`")).collect();
+                if d.is_empty() {
+                    "; CUDA results are never taken as bit-identical".to_string()
+                } else {
+                    format!("; they differ in {}", d.join(", "))
+                }
+            }
+            _ => String::new(),
+        };
+        format!("numerics: DIFFERENT\n  results:  {results}\n  baseline: {baseline}{fields}")
+    }
+}
+
+/// The tolerance of each metric: points a cell may fall below its baseline.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Tolerance {
+    pub map_class: f64,
+    pub map_sample: f64,
+}
+
+impl Tolerance {
+    pub fn uniform(t: f64) -> Tolerance {
+        Tolerance { map_class: t, map_sample: t }
+    }
+
+    pub fn of(&self, m: Metric) -> f64 {
+        match m {
+            Metric::MapClass => self.map_class,
+            Metric::MapSample => self.map_sample,
+        }
+    }
+}
+
+impl std::fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.map_class == self.map_sample {
+            write!(f, "{} point(s)", self.map_class)
+        } else {
+            write!(f, "{} point(s) of mAP@class and {} of mAP@sample", self.map_class, self.map_sample)
+        }
+    }
+}
+
+/// The gate's tolerance given the numerics: `given` (`--tolerance`) or 0.5 when they are identical; with
+/// different numerics the spec's cross-numerics tolerance when none was given, and an error naming both
+/// sides when the given one is below it, unless `--tolerance-sd` or `allow` (`--allow-different-numerics`)
+/// says how to treat the noise.
+pub fn gate_tolerance(
+    spec: &Spec,
+    check: Option<&NumericsCheck>,
+    given: Option<f64>,
+    tolerance_sd: f64,
+    allow: bool,
+) -> Result<Tolerance> {
+    let cross = &spec.numerics.gate.cross_numerics_tolerance;
+    match (check, given) {
+        (None, t) => Ok(Tolerance::uniform(t.unwrap_or(0.5))),
+        (Some(c), t) if c.identical => Ok(Tolerance::uniform(t.unwrap_or(0.5))),
+        (Some(_), None) => Ok(Tolerance { map_class: cross.map_class, map_sample: cross.map_sample }),
+        (Some(c), Some(t)) => {
+            let covered = Metric::ALL.iter().all(|m| t >= cross.of(*m));
+            if !(covered || tolerance_sd > 0.0 || allow) {
+                bail!(
+                    "the results and the baseline were made under different numerics, so a tolerance of {t} point(s) \
+                     cannot tell a change from the machine's noise:\n{}\nuse a tolerance of at least {} (mAP@class) \
+                     and {} (mAP@sample) points (the spread measured across kernel choices, spec/data/numerics.yaml; \
+                     or leave --tolerance out), --tolerance-sd K, or --allow-different-numerics to gate at {t} anyway; \
+                     a baseline made with `twoway run --numerics portable` on any x86-64 CPU allows an exact gate",
+                    c.describe(),
+                    cross.map_class,
+                    cross.map_sample
+                );
+            }
+            Ok(Tolerance::uniform(t))
+        }
+    }
 }
 
 /// The published numbers as a baseline.
@@ -107,14 +245,14 @@ pub fn published_baseline(spec: &Spec) -> BTreeMap<CellKey, Baseline> {
     spec.paper.main.iter().chain(&spec.paper.ways).map(|p| (p.key, Baseline { value: p.value, sd: None })).collect()
 }
 
-/// Compares `reproduced` with `baseline`: a cell may fall below its baseline by `tolerance` points, or by
+/// Compares `reproduced` with `baseline`: a cell may fall below its baseline by its metric's `tolerance`, or by
 /// `tolerance_sd` of the baseline's standard deviations when that is more. With the published numbers as
 /// baseline, only the cells that were run are compared (the paper has many more); with a CSV, every
 /// baseline cell must be there.
 pub fn compare(
     baseline: &BTreeMap<CellKey, Baseline>,
     reproduced: &BTreeMap<CellKey, f64>,
-    tolerance: f64,
+    tolerance: Tolerance,
     tolerance_sd: f64,
     require_all: bool,
 ) -> Vec<Row> {
@@ -122,7 +260,7 @@ pub fn compare(
         .iter()
         .filter(|(k, _)| require_all || reproduced.contains_key(k))
         .map(|(k, b)| {
-            let allowed = tolerance.max(tolerance_sd * b.sd.unwrap_or(0.0));
+            let allowed = tolerance.of(k.metric).max(tolerance_sd * b.sd.unwrap_or(0.0));
             let r = reproduced.get(k).copied();
             let delta = r.map(|r| r - b.value);
             let status = match delta {

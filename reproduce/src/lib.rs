@@ -15,6 +15,7 @@ pub mod fuzzing;
 pub mod io;
 #[cfg(feature = "torch")]
 pub mod model;
+pub mod numerics;
 #[cfg(feature = "torch")]
 pub mod optim;
 pub mod plan;

@@ -129,7 +129,8 @@ pub fn loss_json(l: &AnyLoss) -> serde_json::Value {
 }
 
 /// The run's base recipe: `--recipe` (a name of the spec's recipes or a recipe YAML file), else the grid's,
-/// with the `--set KEY=VALUE` overrides applied in order. Returns its name (or file) and the recipe.
+/// with the `--set KEY=VALUE` overrides applied in order, then `--numerics`. Returns its name (or file) and
+/// the recipe.
 pub fn base_recipe(spec: &Spec, grid: &Grid, a: &RunArgs) -> Result<(String, Recipe)> {
     let name = a.recipe.clone().unwrap_or_else(|| grid.recipe.clone());
     let mut recipe = match spec.recipes.get(&name) {
@@ -149,7 +150,16 @@ pub fn base_recipe(spec: &Spec, grid: &Grid, a: &RunArgs) -> Result<(String, Rec
         };
         recipe = recipe.with_override(key.trim(), value.trim())?;
     }
+    if let Some(n) = a.numerics {
+        recipe.numerics = n;
+    }
     Ok((name, recipe))
+}
+
+/// The numerics mode of a run: its base recipe's `numerics` after `--set` and `--numerics`.
+pub fn numerics_mode(spec: &Spec, a: &RunArgs) -> Result<twoway_spec::Numerics> {
+    let grid = crate::run::load_grid(spec, &a.grid)?;
+    Ok(base_recipe(spec, &grid, a)?.1.numerics)
 }
 
 /// The cell's recipe: the base with the cell's sweep values.
@@ -183,6 +193,9 @@ pub fn prepare(spec: &Spec, a: &RunArgs, lenient: bool) -> Result<Prepared> {
     let weights =
         crate::preflight::check(spec, &pairs, &root, &crate::preflight::weights_dir(a.weights_dir.as_deref(), &root))?;
     let plan = plan(spec, &cells, a, (&recipe_name, &base), &root, &weights, lenient)?;
+    if plan.iter().any(|p| p.recipe.numerics != base.numerics) {
+        bail!("grid `{}` sweeps `numerics`: one run has one numerics mode; run each mode on its own", a.grid);
+    }
     Ok(Prepared { plan, root, weights })
 }
 

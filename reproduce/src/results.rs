@@ -93,7 +93,8 @@ pub struct ResultFile {
     /// The final metrics (the last epoch's).
     pub metrics: Metrics,
     pub epochs: Vec<Epoch>,
-    /// Everything that determines the result: loss, recipe, data, backbone, seed, threads, device.
+    /// What identifies the result: loss, recipe, data, backbone, seed (threads, device and the numerics
+    /// fingerprint are provenance, beside it).
     pub config: serde_json::Value,
     /// SHA-256 of the canonical JSON of `config`.
     pub config_hash: String,
@@ -101,6 +102,10 @@ pub struct ResultFile {
     pub device: String,
     pub threads: usize,
     pub wall_seconds: f64,
+    /// What decided the arithmetic (mode, kernel choices, CPU, versions, threads, device); absent in
+    /// results made before twoway recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numerics: Option<crate::numerics::Fingerprint>,
 }
 
 /// SHA-256 (hex) of a JSON value's canonical text (keys sorted, as serde_json's maps are).
@@ -233,6 +238,17 @@ pub fn summarize(results: &[(PathBuf, ResultFile)]) -> BTreeMap<CellKey, Summary
         }
     }
     acc.into_iter().map(|(k, v)| (k, summary(v))).collect()
+}
+
+/// The distinct numerics fingerprints of some results, in first-seen order (`None` for results without one).
+pub fn fingerprints(results: &[(PathBuf, ResultFile)]) -> Vec<Option<crate::numerics::Fingerprint>> {
+    let mut out: Vec<Option<crate::numerics::Fingerprint>> = Vec::new();
+    for (_, r) in results {
+        if !out.contains(&r.numerics) {
+            out.push(r.numerics.clone());
+        }
+    }
+    out
 }
 
 /// Table cells from results, averaged over seeds (see [`summarize`]).

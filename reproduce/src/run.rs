@@ -18,6 +18,10 @@ pub struct RunArgs {
     /// Override a recipe key (dotted, e.g. `batch_size=256`, `optimizer.lr_head=0.02`); repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// How libtorch's CPU kernels are chosen (overrides the recipe's `numerics`): `portable` gives the same
+    /// bits on any x86-64 CPU for a seed and thread count; `native` lets each library choose by CPU (faster).
+    #[arg(long, value_enum)]
+    pub numerics: Option<twoway_spec::Numerics>,
     /// Only these datasets (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub datasets: Vec<Dataset>,

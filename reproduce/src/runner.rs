@@ -7,6 +7,7 @@
 use crate::claim::{self, Acquired};
 use crate::data::{self, pipeline, Split};
 use crate::eval::DeviceArg;
+use crate::numerics;
 use crate::plan::{self, Planned, Status};
 use crate::results::{self, Metrics, ResultFile, Versions};
 use crate::run::RunArgs;
@@ -19,7 +20,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
-use twoway_spec::Dataset;
+use twoway_spec::{Dataset, Numerics};
 
 fn device(arg: &str) -> Result<tch::Device> {
     if arg == "auto" {
@@ -44,6 +45,11 @@ pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
     if a.workers == 0 {
         bail!("--workers must be at least 1");
     }
+    // Portable numerics are set before libtorch runs a kernel (by re-executing with their environment).
+    let mode = plan::numerics_mode(spec, a)?;
+    if mode == Numerics::Portable && !a.list_cells {
+        numerics::enter_portable(&spec.numerics)?;
+    }
     // Resolve every cell and check the results folder before training anything.
     let plan::Prepared { plan, root, weights } = plan::prepare(spec, a, a.list_cells)?;
     if plan.is_empty() {
@@ -59,6 +65,7 @@ pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
     }
     let device = device(&a.device)?;
     tch::set_num_threads(threads as i32);
+    let fingerprint = numerics::capture(&spec.numerics, mode, threads, device)?;
     // The data pipeline's pool; already set when a previous run in this process set it.
     let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
     let stop = Arc::new(AtomicBool::new(false));
@@ -87,11 +94,13 @@ pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
         }
     };
     say(format!(
-        "twoway run: grid `{}` ({} cells, {} to run) on {device:?} with {threads} thread(s); results in {}",
+        "twoway run: grid `{}` ({} cells, {} to run) on {device:?} with {threads} thread(s); results in {}\n\
+         numerics: {}",
         a.grid,
         chosen.len(),
         todo,
-        a.out.display()
+        a.out.display(),
+        fingerprint.summary()
     ));
     let pipe = pipeline::Config::with_workers(a.data_workers.unwrap_or(threads).max(1));
     let mut loaded: BTreeMap<Dataset, (Split, Split)> = BTreeMap::new();
@@ -122,7 +131,10 @@ pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
             continue;
         }
         let log_path = dir.join(format!("seed{}.log", id.seed));
-        log_line(&log_path, &format!("start: device {device:?}, {threads} thread(s), config {}", &p.hash[..12]));
+        log_line(
+            &log_path,
+            &format!("start: device {device:?}, {threads} thread(s), {mode} numerics, config {}", &p.hash[..12]),
+        );
         if let std::collections::btree_map::Entry::Vacant(slot) = loaded.entry(id.dataset) {
             let (tr, ev) = data::load(spec, id.dataset, &root, !multi.is_hidden())?;
             for s in [&tr, &ev] {
@@ -196,6 +208,7 @@ pub fn run(a: &RunArgs, out: &mut dyn Write) -> Result<()> {
             device: format!("{device:?}"),
             threads,
             wall_seconds: started.elapsed().as_secs_f64(),
+            numerics: Some(fingerprint.clone()),
         };
         let published = result.publish(&a.out)?;
         let _ = std::fs::remove_file(claim::failed_path(&dir, id.seed));

@@ -42,6 +42,9 @@ pub struct SeedClaims {
     pub seeds: Vec<u64>,
     pub counts: Vec<Count>,
     pub paired: Vec<Paired>,
+    /// How far a cell moves between kernel choices alone (`numerics.yaml`): a lead within it is not a
+    /// finding, however small its p-value over seeds.
+    pub numerics_noise: twoway_spec::numerics::CrossTolerance,
 }
 
 /// The claims of `results` per seed (sweep variants left out).
@@ -122,7 +125,7 @@ pub fn derive(spec: &Spec, results: &[(PathBuf, ResultFile)]) -> SeedClaims {
             paired.push(Paired { dataset: d, backbone: b, metric: *metric, baseline, differences, test });
         }
     }
-    SeedClaims { seeds, counts, paired }
+    SeedClaims { seeds, counts, paired, numerics_noise: spec.numerics.gate.cross_numerics_tolerance.clone() }
 }
 
 impl fmt::Display for SeedClaims {
@@ -144,7 +147,10 @@ impl fmt::Display for SeedClaims {
             match &p.test {
                 None => {
                     let d = p.differences.first().map_or("n/a".to_string(), |d| format!("{:+.2}", d.1));
-                    writeln!(f, "{head} = {d} on {} seed(s): no test below two seeds", p.differences.len())?;
+                    let within = p.differences.first().is_some_and(|d| d.1.abs() < self.numerics_noise.of(p.metric));
+                    let caveat =
+                        if within { "; within the spread of kernel choices alone (numerics.yaml)" } else { "" };
+                    writeln!(f, "{head} = {d} on {} seed(s): no test below two seeds{caveat}", p.differences.len())?;
                 }
                 Some(t) => {
                     let verdict = if t.p < 0.05 {
@@ -156,9 +162,20 @@ impl fmt::Display for SeedClaims {
                     } else {
                         "not distinguishable from 0 at the 0.05 level"
                     };
+                    let noise = self.numerics_noise.of(p.metric);
+                    let caveat = if t.mean.abs() < noise {
+                        format!(
+                            "; but |{:.2}| is within the {noise:.1} points a cell moves between kernel choices alone \
+                             (numerics.yaml): not a finding",
+                            t.mean
+                        )
+                    } else {
+                        String::new()
+                    };
                     writeln!(
                         f,
-                        "{head} = {:+.2} ± {:.2} over {} seeds, 95% CI [{:+.2}, {:+.2}], t({}) = {:.2}, p = {:.3}: {verdict}",
+                        "{head} = {:+.2} ± {:.2} over {} seeds, 95% CI [{:+.2}, {:+.2}], t({}) = {:.2}, p = {:.3}: \
+                         {verdict}{caveat}",
                         t.mean, t.sd, t.n, t.ci95.0, t.ci95.1, t.df, t.t, t.p
                     )?;
                 }

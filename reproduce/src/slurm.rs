@@ -53,6 +53,9 @@ fn run_args(a: &RunArgs, root: &Path) -> Result<Vec<String>> {
     for s in &a.set {
         v.extend(["--set".into(), s.clone()]);
     }
+    if let Some(n) = a.numerics {
+        v.extend(["--numerics".into(), n.to_string()]);
+    }
     let list = |items: Vec<String>| items.join(",");
     if !a.datasets.is_empty() {
         v.extend(["--datasets".into(), list(a.datasets.iter().map(|d| d.to_string()).collect())]);

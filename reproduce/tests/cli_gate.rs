@@ -31,16 +31,18 @@ fn the_reduced_grid_reproduces_the_committed_baseline_and_the_gate_exit_codes_ho
     assert!(stdout.contains("(3 cells)"), "{stdout}");
     let o = out.to_str().unwrap();
 
-    // 0: deterministic, so equal to the baseline up to its two printed decimals.
-    let (code, report, err) = twoway(&["diff", "--results", o, "--against", &baseline(), "--tolerance", "0.01"]);
+    // 0: portable numerics, so bit for bit the committed baseline (made on another machine): an exact gate.
+    let (code, report, err) = twoway(&["diff", "--results", o, "--against", &baseline(), "--tolerance", "0"]);
     assert_eq!(code, 0, "{report}{err}");
-    assert!(report.contains("passed: 6 cell(s)"), "{report}");
+    assert!(report.contains("passed: 6 cell(s)") && report.contains("numerics: identical (portable"), "{report}");
 
     // 1: a baseline with one cell raised by more than the tolerance; the failing cell is named.
     let text = std::fs::read_to_string(baseline()).unwrap();
     let line = text.lines().find(|l| l.starts_with("embedded,tiny,bce,,map_class,")).unwrap();
-    let value: f64 = line.split(',').nth(6).unwrap().parse().unwrap();
-    let raised = text.replace(line, &line.replace(&format!(",{value:.2},"), &format!(",{:.2},", value + 1.0)));
+    let mut fields: Vec<String> = line.split(',').map(str::to_string).collect();
+    let value: f64 = fields[6].parse().unwrap();
+    fields[6] = (value + 1.0).to_string();
+    let raised = text.replace(line, &fields.join(","));
     let raised_path = tmp.path().join("raised.csv");
     std::fs::write(&raised_path, raised).unwrap();
     let (code, report, _) =
@@ -66,14 +68,15 @@ fn the_reduced_grid_reproduces_the_committed_baseline_and_the_gate_exit_codes_ho
 
     // A cell missing from the results fails the gate too.
     std::fs::remove_file(out.join("embedded/tiny/bce/seed0.json")).unwrap();
-    let (code, report, _) = twoway(&["diff", "--results", o, "--against", &baseline(), "--tolerance", "0.01"]);
+    let (code, report, _) = twoway(&["diff", "--results", o, "--against", &baseline(), "--tolerance", "0"]);
     assert_eq!(code, 1, "{report}");
     assert!(report.contains("MISSING"), "{report}");
 
     // The reproduced table and claims read the same folder.
     let (code, table, _) = twoway(&["table", "--results", o, "--datasets", "embedded", "--format", "csv"]);
     assert_eq!(code, 0);
-    assert_eq!(table.lines().count(), 1 + 4);
+    assert_eq!(table.lines().filter(|l| !l.starts_with("# numerics: ")).count(), 1 + 4, "{table}");
+    assert_eq!(table.lines().filter(|l| l.starts_with("# numerics: {\"mode\":\"portable\"")).count(), 1, "{table}");
     let (code, claims, _) = twoway(&["claims", "--results", o]);
     assert_eq!(code, 0);
     assert!(claims.starts_with("Reproduced claims") && claims.contains("Published claims"), "{claims}");

@@ -14,11 +14,15 @@ use twoway_spec::{Backbone, Dataset, Loss, Way};
 /// (mAP@class, mAP@sample) of each (loss, way) cell.
 type Cells = std::collections::BTreeMap<(Loss, Option<Way>), (Option<f64>, Option<f64>)>;
 
-/// Result files of the embedded-ci cells with the baseline's values (what a training job would download).
-fn write_results(dir: &Path, shift: f64) -> usize {
+/// Result files of the embedded-ci cells with the baseline's values and, with `numerics`, its numerics
+/// fingerprint (what a training job would download).
+fn write_results(dir: &Path, shift: f64, numerics: bool) -> usize {
     let text = std::fs::read_to_string(workspace().join("spec/baselines/embedded-ci.csv")).unwrap();
+    let fingerprint =
+        text.lines().find_map(|l| l.strip_prefix("# numerics: ")).map(|j| serde_json::from_str(j).unwrap());
+    assert!(fingerprint.is_some(), "the committed baseline carries no numerics fingerprint");
     let mut cells = Cells::default();
-    for line in text.lines().skip(1) {
+    for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         let loss: Loss = f[2].parse().unwrap();
         let way: Option<Way> = (!f[3].is_empty()).then(|| f[3].parse().unwrap());
@@ -56,6 +60,7 @@ fn write_results(dir: &Path, shift: f64) -> usize {
             device: "Cpu".into(),
             threads: 1,
             wall_seconds: 1.0,
+            numerics: if numerics { fingerprint.clone() } else { None },
         };
         r.write(dir).unwrap();
     }
@@ -81,13 +86,19 @@ fn the_gate_exits_0_1_2_on_the_same_cases_as_the_full_build() {
     let baseline = workspace().join("spec/baselines/embedded-ci.csv");
     let b = baseline.to_str().unwrap();
     let same = tmp.path().join("same");
-    assert_eq!(write_results(&same, 0.0), 3);
+    assert_eq!(write_results(&same, 0.0, true), 3);
     let (code, report, err) =
         twoway(&["diff", "--results", same.to_str().unwrap(), "--against", b, "--tolerance", "0"]);
     assert_eq!(code, 0, "{report}{err}");
-    assert!(report.contains("passed: 6 cell(s)"), "{report}");
+    assert!(report.contains("passed: 6 cell(s)") && report.contains("numerics: identical"), "{report}");
+    // Results without a fingerprint are not known to share the baseline's numerics: no exact gate.
+    let unknown = tmp.path().join("unknown");
+    write_results(&unknown, 0.0, false);
+    let (code, _, err) = twoway(&["diff", "--results", unknown.to_str().unwrap(), "--against", b, "--tolerance", "0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("different numerics") && err.contains("none recorded"), "{err}");
     let low = tmp.path().join("low");
-    write_results(&low, -1.0);
+    write_results(&low, -1.0, true);
     let (code, report, _) = twoway(&["diff", "--results", low.to_str().unwrap(), "--against", b, "--tolerance", "0.5"]);
     assert_eq!(code, 1, "{report}");
     assert!(report.contains("FAILED: 3 of 6"), "{report}");

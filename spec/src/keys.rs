@@ -125,6 +125,28 @@ key_enum!(
 );
 
 key_enum!(
+    /// How libtorch's CPU kernels are chosen (`spec/data/numerics.yaml`).
+    Numerics, "numerics" {
+        /// Each library picks the kernels of the CPU it runs on: fastest, bit-identical on that kind of CPU.
+        Native = "native", "native";
+        /// Every kernel choice capped at what all x86-64 CPUs share: bit-identical on any x86-64 CPU.
+        Portable = "portable", "portable";
+    }
+);
+
+impl Default for Numerics {
+    fn default() -> Self {
+        Numerics::Native
+    }
+}
+
+impl Numerics {
+    pub fn is_native(&self) -> bool {
+        *self == Numerics::Native
+    }
+}
+
+key_enum!(
     /// Reduction of the element-wise losses (BCE, focal, ASL) over the labelled entries.
     Reduction, "reduction" {
         /// Sum over classes, mean over samples (the batch's rows).

@@ -10,6 +10,7 @@ pub mod grids;
 mod keys;
 mod load;
 pub mod losses;
+pub mod numerics;
 pub mod paper;
 pub mod recipes;
 pub mod registry;
@@ -17,7 +18,9 @@ pub mod stats;
 pub mod vectors;
 
 pub use error::{Location, SpecError};
-pub use keys::{Backbone, Dataset, Denominator, Loss, Mask, Metric, Reduction, Source, Ties, UnknownKey, Way};
+pub use keys::{
+    Backbone, Dataset, Denominator, Loss, Mask, Metric, Numerics, Reduction, Source, Ties, UnknownKey, Way,
+};
 pub use load::{parse, Param, Printed};
 pub use paper::{CellKey, Paper, Published, Table};
 pub use vectors::{params_of, LossParams};
@@ -27,16 +30,17 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 /// The names of the spec's data files, in load order.
-pub const FILES: [&str; 6] =
-    ["losses.yaml", "metrics.yaml", "paper.yaml", "datasets.yaml", "backbones.yaml", "recipes.yaml"];
+pub const FILES: [&str; 7] =
+    ["losses.yaml", "metrics.yaml", "paper.yaml", "datasets.yaml", "backbones.yaml", "recipes.yaml", "numerics.yaml"];
 
-const EMBEDDED: [&str; 6] = [
+const EMBEDDED: [&str; 7] = [
     include_str!("../data/losses.yaml"),
     include_str!("../data/metrics.yaml"),
     include_str!("../data/paper.yaml"),
     include_str!("../data/datasets.yaml"),
     include_str!("../data/backbones.yaml"),
     include_str!("../data/recipes.yaml"),
+    include_str!("../data/numerics.yaml"),
 ];
 
 /// The whole specification, loaded and validated.
@@ -48,6 +52,7 @@ pub struct Spec {
     pub datasets: BTreeMap<Dataset, registry::DatasetSpec>,
     pub backbones: BTreeMap<Backbone, registry::BackboneSpec>,
     pub recipes: BTreeMap<String, recipes::Recipe>,
+    pub numerics: numerics::NumericsSpec,
 }
 
 impl Spec {
@@ -97,7 +102,8 @@ impl Spec {
         let datasets = registry::load_datasets(n(3), texts[3]).map_err(t(3))?;
         let backbones = registry::load_backbones(n(4), texts[4]).map_err(t(4))?;
         let recipes = recipes::load_recipes(n(5), texts[5]).map_err(t(5))?;
-        Ok(Spec { losses, metrics, paper, datasets, backbones, recipes })
+        let numerics = numerics::load(n(6), texts[6]).map_err(t(6))?;
+        Ok(Spec { losses, metrics, paper, datasets, backbones, recipes, numerics })
     }
 
     /// The way each loss runs with in the main table.

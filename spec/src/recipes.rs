@@ -2,7 +2,7 @@
 
 use crate::error::SpecError;
 use crate::load::parse;
-use crate::Source;
+use crate::{Numerics, Source};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -30,6 +30,11 @@ pub struct Recipe {
     /// Evaluate on the first N samples of the eval split only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_eval_samples: Option<usize>,
+    /// How libtorch's CPU kernels are chosen (`numerics.yaml`): `portable` gives the same bits on any
+    /// x86-64 CPU for a seed and thread count, `native` (the default) lets each library choose by CPU. Left
+    /// out of the serialised recipe when native, so native configurations hash as before the key existed.
+    #[serde(default, skip_serializing_if = "Numerics::is_native")]
+    pub numerics: Numerics,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

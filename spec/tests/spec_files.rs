@@ -220,3 +220,22 @@ fn vector_files_reject_parameters_of_another_loss() {
     let e = twoway_spec::vectors::load("v.yaml", &text).unwrap_err().to_string();
     assert!(e.contains("losses[x].grad") && e.contains("shape"), "{e}");
 }
+
+#[test]
+fn the_numerics_spec_names_what_portable_sets_and_rejects_bad_entries() {
+    let n = &Spec::embedded().numerics;
+    let env: Vec<(&str, &str)> = n.portable.environment.iter().map(|e| (e.name.as_str(), e.value.as_str())).collect();
+    assert!(env.contains(&("ATEN_CPU_CAPABILITY", "default")) && env.contains(&("MKL_CBWR", "COMPATIBLE")), "{env:?}");
+    assert!(!n.portable.mkldnn && !n.portable.nnpack);
+    assert!(n.portable.glibc_hwcaps_masked.iter().any(|f| f == "FMA"));
+    assert_eq!(Spec::embedded().recipes["embedded-ci"].numerics, twoway_spec::Numerics::Portable);
+    assert_eq!(Spec::embedded().recipes["release"].numerics, twoway_spec::Numerics::Native);
+    let e = edit_err("numerics.yaml", "    map_class: ", "    map_class: -");
+    assert!(e.contains("numerics.yaml") && e.contains("gate.cross_numerics_tolerance.map_class"), "{e}");
+    let e = edit_err("numerics.yaml", "    - name: MKL_CBWR\n", "    - name: mkl cbwr\n");
+    assert!(e.contains("numerics.yaml") && e.contains("not an environment variable name"), "{e}");
+    let e = edit_err("numerics.yaml", "  nnpack: false", "  nnpack: never");
+    assert!(e.contains("numerics.yaml") && e.contains("nnpack"), "{e}");
+    let e = edit_err("recipes.yaml", "  numerics: portable", "  numerics: fast");
+    assert!(e.contains("recipes.yaml") && e.contains("unknown variant `fast`"), "{e}");
+}
