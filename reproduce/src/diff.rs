@@ -134,8 +134,8 @@ pub struct NumericsCheck {
 }
 
 impl NumericsCheck {
-    pub fn new(mut results: Vec<Option<Fingerprint>>, baseline: &[Fingerprint]) -> NumericsCheck {
-        results.dedup();
+    /// `results`: the distinct fingerprints of the results ([`crate::results::fingerprints`]).
+    pub fn new(results: Vec<Option<Fingerprint>>, baseline: &[Fingerprint]) -> NumericsCheck {
         let identical = match (results.as_slice(), baseline) {
             ([Some(r)], [b]) => r.same_numerics(b),
             _ => false,

@@ -164,15 +164,37 @@ pub fn enter_portable(spec: &NumericsSpec) -> Result<()> {
     bail!("cannot re-execute twoway in the portable numerics environment: {err}")
 }
 
-/// The CPU's model name, from `/proc/cpuinfo` (`unknown` where there is none).
+/// The CPU as the libraries see it, from `/proc/cpuinfo`: its model name (a virtual machine may show only
+/// the vendor's family name), family, model and stepping, and which of the instruction sets the libraries
+/// choose kernels by it has (`unknown` where there is no `/proc/cpuinfo`).
 pub fn cpu_model() -> String {
     let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    text.lines()
-        .find_map(|l| {
+    let field = |key: &str| {
+        text.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            matches!(k.trim(), "model name" | "Model" | "CPU part").then(|| v.trim().to_string())
+            (k.trim() == key).then(|| v.trim().to_string())
         })
-        .unwrap_or_else(|| "unknown".into())
+    };
+    let Some(name) = field("model name").or_else(|| field("Model")).or_else(|| field("CPU part")) else {
+        return "unknown".into();
+    };
+    let mut parts = Vec::new();
+    if let (Some(f), Some(m), Some(s)) = (field("cpu family"), field("model"), field("stepping")) {
+        parts.push(format!("family {f} model {m} stepping {s}"));
+    }
+    let flags = field("flags").unwrap_or_default();
+    let have: Vec<&str> = ["amx_tile", "avx512_bf16", "avx512_vnni", "avx512f", "avx2", "fma", "avx", "sse4_2"]
+        .into_iter()
+        .filter(|f| flags.split_whitespace().any(|x| x == *f))
+        .collect();
+    if !have.is_empty() {
+        parts.push(have.join(" "));
+    }
+    if parts.is_empty() {
+        name
+    } else {
+        format!("{name} ({})", parts.join("; "))
+    }
 }
 
 /// glibc's version, or `none` on another C library.

@@ -126,19 +126,15 @@ key_enum!(
 
 key_enum!(
     /// How libtorch's CPU kernels are chosen (`spec/data/numerics.yaml`).
+    #[derive(Default)]
     Numerics, "numerics" {
         /// Each library picks the kernels of the CPU it runs on: fastest, bit-identical on that kind of CPU.
+        #[default]
         Native = "native", "native";
         /// Every kernel choice capped at what all x86-64 CPUs share: bit-identical on any x86-64 CPU.
         Portable = "portable", "portable";
     }
 );
-
-impl Default for Numerics {
-    fn default() -> Self {
-        Numerics::Native
-    }
-}
 
 impl Numerics {
     pub fn is_native(&self) -> bool {
