@@ -9,7 +9,6 @@ ROUNDS=${ROUNDS:-2}
 TWOWAY=${TWOWAY:-target/release/twoway}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 estimate() { # criterion's mean estimate (ns) of a benchmark id
   python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['mean']['point_estimate'])" \
     "target/criterion/train_step/$1/cpu/new/estimates.json"
@@ -19,17 +18,18 @@ for r in $(seq "$ROUNDS"); do
   for mode in native portable; do
     TWOWAY_BENCH_NUMERICS=$mode cargo bench -q -p twoway-reproduce --bench train_step -- --noplot 'cpu$' >/dev/null
     id=resnet50_b16_224; [ "$mode" = portable ] && id=${id}_portable
-    echo "$(estimate "$id")" >>"$tmp/step-$mode"
+    estimate "$id" >>"$tmp/step-$mode"
     start=$(date +%s.%N)
     "$TWOWAY" run --grid embedded-ci --numerics "$mode" --threads 2 --out "$tmp/grid-$mode-$r" \
       --data-root "$tmp/data" >/dev/null 2>&1
     echo "$(date +%s.%N) - $start" | bc >>"$tmp/grid-$mode"
   done
 done
-for what in step grid; do
-  n=$(median <"$tmp/$what-native"); p=$(median <"$tmp/$what-portable")
-  unit=s; [ "$what" = step ] && { n=$(echo "$n / 1e9" | bc -l); p=$(echo "$p / 1e9" | bc -l); }
-  printf '%-5s native %8.3f %s  portable %8.3f %s  portable / native %.2fx  (median of %d)\n' \
-    "$what" "$n" "$unit" "$p" "$unit" "$(echo "$p / $n" | bc -l)" "$ROUNDS"
-done
+python3 - "$tmp" "$ROUNDS" <<'PY'
+import statistics, sys
+tmp, rounds = sys.argv[1], int(sys.argv[2])
+for what, scale, unit in (("step", 1e9, "s a step"), ("grid", 1.0, "s")):
+    n, p = (statistics.median(float(x) / scale for x in open(f"{tmp}/{what}-{m}")) for m in ("native", "portable"))
+    print(f"{what:5} native {n:8.3f} {unit}  portable {p:8.3f} {unit}  portable / native {p / n:.2f}x  (median of {rounds})")
+PY
 lscpu | grep -m1 'Model name'
