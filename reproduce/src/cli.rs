@@ -157,9 +157,10 @@ pub fn main() -> ExitCode {
     }
 }
 
+type Summaries = BTreeMap<twoway_spec::CellKey, results::Summary>;
+
 /// The table cells of a results folder over their seeds, and the distinct numerics fingerprints of its
 /// results (none without a folder).
-type Summaries = BTreeMap<twoway_spec::CellKey, results::Summary>;
 fn summaries(dir: &Option<PathBuf>) -> Result<(Summaries, Vec<Option<crate::numerics::Fingerprint>>)> {
     match dir {
         Some(d) => {
