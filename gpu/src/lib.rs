@@ -57,6 +57,7 @@
 //! results differ from the CPU's within the f32 bound of the suite (1e-5 relative), since reductions sum in
 //! another order.
 
+mod array;
 mod check;
 mod elementwise;
 mod error;
@@ -64,6 +65,7 @@ pub mod numerics;
 pub mod peer;
 mod sets;
 
+pub use array::value_and_grad_array;
 pub use check::Validation;
 pub use error::GpuError;
 pub use tch;
@@ -241,7 +243,7 @@ pub fn cuda_autocast_is_bf16() -> bool {
 
 /// The loss and its autograd gradient for host data: `logits` and `targets` row-major `rows x cols` f64,
 /// the logits computed in `kind` on `device`; the value and the gradient come back in f64. (The entry
-/// point of `twoway eval --backend tch` and of the conformance suite.)
+/// point of [`value_and_grad_array`].)
 pub fn value_and_grad_f64(
     config: &AnyLoss,
     logits: &[f64],

@@ -1,4 +1,4 @@
-//! One training step of a paper backbone through twoway's training code (`model::Model::step`: forward in
+//! One training step of a paper backbone through twoway's training code (`train::model::Model::step`: forward in
 //! train mode, the two-way loss, backward, SGD with Nesterov momentum over the recipe's two learning-rate
 //! groups): resnet50, batch 16, 224 px, f32, on CPU with all threads (and on CUDA when a device is present).
 //! tools/bench_peers.py times the same step in PyTorch eager on the same libtorch and prints the ratio.
@@ -11,7 +11,7 @@ use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 use twoway_gpu::{MultiLabelLoss, Validation};
 use twoway_reference::AnyLoss;
-use twoway_reproduce::model::Model;
+use twoway_reproduce::train::model::Model;
 use twoway_spec::{Backbone, Loss, LossParams, Spec};
 
 /// Must match tools/bench_peers.py (TRAIN_STEP).

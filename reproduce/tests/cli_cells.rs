@@ -8,31 +8,20 @@ mod common;
 use common::*;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// embedded-ci cells made longer (3 epochs of 1,600 images), so that a signal lands inside one.
 const LONG: [&str; 4] = ["--set", "epochs=3", "--set", "max_train_samples=1600"];
 
-fn args<'a>(out: &'a str, root: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec!["run", "--grid", "embedded-ci", "--out", out, "--data-root", root];
-    v.extend(extra);
-    v
-}
-
-fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_twoway"))
-        .args(args)
-        .env_remove("LD_LIBRARY_PATH")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+/// `twoway run --grid embedded-ci --out OUT --data-root ROOT`.
+fn ci(out: &Path, root: &Path) -> RunCmd {
+    RunCmd::new("embedded-ci").out(out).data_root(root)
 }
 
 /// The numbers of a result (not its timings).
 fn numbers(path: &Path) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let v = read_json(path);
     let epochs: Vec<serde_json::Value> = v["epochs"]
         .as_array()
         .unwrap()
@@ -55,9 +44,8 @@ fn wait_for(path: &Path, child: &mut Child) {
 fn cells_are_listed_and_selected_by_index_id_or_shard() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let (o, root) = (out.to_str().unwrap(), data_root());
-    let r = root.to_str().unwrap();
-    let (code, json, err) = twoway(&args(o, r, &["--list-cells", "--format", "json"]));
+    let root = data_root();
+    let (code, json, err) = ci(&out, &root).args(["--list-cells", "--format", "json"]).run();
     assert_eq!(code, 0, "{err}");
     let cells: serde_json::Value = serde_json::from_str(&json).unwrap();
     let labels: Vec<&str> = cells.as_array().unwrap().iter().map(|c| c["cell"].as_str().unwrap()).collect();
@@ -70,18 +58,16 @@ fn cells_are_listed_and_selected_by_index_id_or_shard() {
         .unwrap()
         .iter()
         .all(|c| c["status"] == "todo" && c["config_hash"].as_str().unwrap().len() == 64));
-    let (code, _, err) = twoway(&args(o, r, &["--cell", "embedded/tiny/bce/seed0", "--threads", "2"]));
+    let (code, _, err) = ci(&out, &root).args(["--cell", "embedded/tiny/bce/seed0"]).threads(2).run();
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = twoway(&args(o, r, &["--shard", "0/2", "--threads", "2", "--resume"]));
+    let (code, _, err) = ci(&out, &root).args(["--shard", "0/2"]).threads(2).resume().run();
     assert_eq!(code, 0, "{err}");
-    let (code, text, _) = twoway(&args(o, r, &["--list-cells"]));
+    let (code, text, _) = ci(&out, &root).arg("--list-cells").run();
     assert_eq!(code, 0);
     // Shard 0/2 took cells 0 and 2 (2 was done already); 1 is left.
     assert!(text.contains("   0  done") && text.contains("   1  todo") && text.contains("   2  done"), "{text}");
     for (sel, want) in [(["--cell", "7"], "no such cell"), (["--shard", "2/2"], "expected i/n")] {
-        let mut sel = sel.to_vec();
-        sel.push("--resume");
-        let (code, _, err) = twoway(&args(o, r, &sel));
+        let (code, _, err) = ci(&out, &root).args(sel).resume().run();
         assert_eq!(code, 2);
         assert!(err.contains(want), "{err}");
     }
@@ -91,11 +77,8 @@ fn cells_are_listed_and_selected_by_index_id_or_shard() {
 fn two_runs_on_one_folder_train_every_cell_once() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let (o, root) = (out.to_str().unwrap(), data_root());
-    let r = root.to_str().unwrap();
-    let mut extra = vec!["--threads", "1", "--resume"];
-    extra.extend(LONG);
-    let children: Vec<Child> = (0..2).map(|_| spawn(&args(o, r, &extra))).collect();
+    let cmd = ci(&out, &data_root()).threads(1).resume().args(LONG);
+    let children: Vec<Child> = (0..2).map(|_| cmd.spawn()).collect();
     let mut trained = Vec::new();
     for c in children {
         let output = c.wait_with_output().unwrap();
@@ -117,24 +100,19 @@ fn two_runs_on_one_folder_train_every_cell_once() {
 fn a_cell_killed_mid_training_resumes_bit_identical() {
     let tmp = tempfile::tempdir().unwrap();
     let root = data_root();
-    let r = root.to_str().unwrap();
-    let mut extra = vec!["--threads", "2", "--cell", "0"];
-    extra.extend(LONG);
+    let cell = |out: &Path| ci(out, &root).threads(2).args(["--cell", "0"]).args(LONG);
     let whole = tmp.path().join("whole");
-    let (code, _, err) = twoway(&args(whole.to_str().unwrap(), r, &extra));
+    let (code, _, err) = cell(&whole).run();
     assert_eq!(code, 0, "{err}");
     let want = numbers(&whole.join("embedded/tiny/twoway-both/seed0.json"));
 
     // SIGKILL once the first epoch's checkpoint is written.
     let killed = tmp.path().join("killed");
-    let k = killed.to_str().unwrap();
-    let mut child = spawn(&args(k, r, &extra));
+    let mut child = cell(&killed).spawn();
     wait_for(&killed.join("embedded/tiny/twoway-both/seed0.ckpt.json"), &mut child);
     child.kill().unwrap();
     child.wait().unwrap();
-    let mut resume = extra.clone();
-    resume.push("--resume");
-    let (code, _, err) = twoway(&args(k, r, &resume));
+    let (code, _, err) = cell(&killed).resume().run();
     assert_eq!(code, 0, "{err}");
     assert_eq!(numbers(&killed.join("embedded/tiny/twoway-both/seed0.json")), want);
     let log = std::fs::read_to_string(killed.join("embedded/tiny/twoway-both/seed0.log")).unwrap();
@@ -144,21 +122,17 @@ fn a_cell_killed_mid_training_resumes_bit_identical() {
     // SIGTERM (SLURM's pre-emption) as the second epoch starts: a checkpoint inside the epoch, exit 2, then
     // --resume from that iteration.
     let termed = tmp.path().join("termed");
-    let t = termed.to_str().unwrap();
-    let mut child = spawn(&args(t, r, &extra));
+    let mut child = cell(&termed).spawn();
     wait_for(&termed.join("embedded/tiny/twoway-both/seed0.ckpt.json"), &mut child);
     assert_eq!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().code(), Some(0));
     let output = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{err}");
     assert!(err.contains("stopped by a signal") && err.contains("--resume"), "{err}");
-    let state: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(termed.join("embedded/tiny/twoway-both/seed0.ckpt.json")).unwrap(),
-    )
-    .unwrap();
+    let state = read_json(termed.join("embedded/tiny/twoway-both/seed0.ckpt.json"));
     assert_eq!(state["epoch"], 1, "{state}");
     assert!(state["iteration"].as_u64().unwrap() >= 1, "not inside the epoch: {state}");
-    let (code, _, err) = twoway(&args(t, r, &resume));
+    let (code, _, err) = cell(&termed).resume().run();
     assert_eq!(code, 0, "{err}");
     assert_eq!(numbers(&termed.join("embedded/tiny/twoway-both/seed0.json")), want);
 }
@@ -176,12 +150,7 @@ fn resume_accepts_other_thread_counts_and_refuses_other_inputs() {
     )
     .unwrap();
     let out = tmp.path().join("out");
-    let run = |extra: &[&str]| {
-        let mut v = vec!["run", "--grid", grid.to_str().unwrap(), "--out", out.to_str().unwrap()];
-        v.extend(["--data-root", root.to_str().unwrap(), "--set", "batch_size=8"]);
-        v.extend(extra);
-        twoway(&v)
-    };
+    let run = |extra: &[&str]| RunCmd::new(&grid).out(&out).data_root(&root).set("batch_size=8").args(extra).run();
     let (code, _, err) = run(&["--threads", "1"]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = run(&["--threads", "2", "--resume"]);
@@ -202,13 +171,9 @@ fn resume_accepts_other_thread_counts_and_refuses_other_inputs() {
 #[test]
 fn worker_processes_share_the_grid_and_a_failing_cell_is_retried_then_reported() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = data_root();
-    let r = root.to_str().unwrap();
-    let seq = tmp.path().join("seq");
-    let (code, _, err) = twoway(&args(seq.to_str().unwrap(), r, &["--threads", "1"]));
-    assert_eq!(code, 0, "{err}");
+    let seq = embedded_ci_reference();
     let par = tmp.path().join("par");
-    let (code, stdout, err) = twoway(&args(par.to_str().unwrap(), r, &["--threads", "1", "--workers", "2"]));
+    let (code, stdout, err) = ci(&par, &data_root()).threads(1).args(["--workers", "2"]).run();
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("3 cells) from 2 worker process(es)"), "{stdout}");
     for cell in ["twoway-both", "softmax-sample", "bce"] {
@@ -222,24 +187,14 @@ fn worker_processes_share_the_grid_and_a_failing_cell_is_retried_then_reported()
     let dir = PathBuf::from(stdout.trim().trim_start_matches("embedded dataset written to "));
     std::fs::write(dir.join("val2014/COCO_val2014_000000000002.png"), b"not a png").unwrap();
     let bad = tmp.path().join("bad");
-    let (code, _, err) =
-        twoway(&args(bad.to_str().unwrap(), data.to_str().unwrap(), &["--threads", "1", "--workers", "2"]));
+    let (code, _, err) = ci(&bad, &data).threads(1).args(["--workers", "2"]).run();
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("retrying their cells once"), "{err}");
     assert!(
         err.contains("3 cell(s) did not finish after a retry") && err.contains("COCO_val2014_000000000002.png"),
         "{err}"
     );
-    let (code, status, _) = twoway(&[
-        "run",
-        "--grid",
-        "embedded-ci",
-        "--out",
-        bad.to_str().unwrap(),
-        "--data-root",
-        data.to_str().unwrap(),
-        "--list-cells",
-    ]);
+    let (code, status, _) = ci(&bad, &data).arg("--list-cells").run();
     assert_eq!(code, 0);
     assert_eq!(status.matches("failed").count(), 3, "{status}");
 }

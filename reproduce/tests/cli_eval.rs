@@ -1,24 +1,23 @@
 //! The input contract of `twoway eval` and `twoway map`: every bad input is a one-line error that names the
 //! file, exit code 2, and nothing written.
 
+mod common;
+
 use ndarray::Array2;
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+/// A finished `twoway` invocation.
 struct Run {
     code: i32,
     stdout: String,
     stderr: String,
 }
 
+/// [`common::twoway`], its output named.
 fn twoway(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_twoway")).args(args).output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    let (code, stdout, stderr) = common::twoway(args);
+    Run { code, stdout, stderr }
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

@@ -7,15 +7,16 @@ mod common;
 use common::*;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+/// `twoway run --grid embedded-ci --threads 2 --out OUT` on the shared data root.
+fn grid(out: &Path) -> RunCmd {
+    RunCmd::new("embedded-ci").threads(2).out(out).data_root(data_root())
+}
+
 fn run_grid(out: &Path, extra: &[&str]) -> (i32, String, String) {
-    let root = data_root();
-    let mut args = vec!["run", "--grid", "embedded-ci", "--threads", "2", "--out", out.to_str().unwrap()];
-    args.extend(["--data-root", root.to_str().unwrap()]);
-    args.extend(extra);
-    twoway(&args)
+    grid(out).args(extra).run()
 }
 
 fn baseline() -> String {
@@ -92,9 +93,7 @@ fn same_seed_and_threads_give_identical_results_and_resume_survives_a_kill() {
     let (code, _, err) = run_grid(&b, &["--losses", "twoway"]);
     assert_eq!(code, 0, "{err}");
     let read = |dir: &Path| {
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("embedded/tiny/twoway-both/seed0.json")).unwrap())
-                .unwrap();
+        let v = read_json(dir.join("embedded/tiny/twoway-both/seed0.json"));
         (
             v["metrics"].clone(),
             v["epochs"]
@@ -115,23 +114,7 @@ fn same_seed_and_threads_give_identical_results_and_resume_survives_a_kill() {
 
     // Kill a full run once its first cell is written, then resume.
     let out = tmp.path().join("killed");
-    let root = data_root();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_twoway"))
-        .args([
-            "run",
-            "--grid",
-            "embedded-ci",
-            "--threads",
-            "2",
-            "--out",
-            out.to_str().unwrap(),
-            "--data-root",
-            root.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = grid(&out).command().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let first = out.join("embedded/tiny/twoway-both/seed0.json");
     let start = Instant::now();
     while !first.exists() {

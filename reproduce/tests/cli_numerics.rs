@@ -8,7 +8,6 @@ mod common;
 use common::*;
 
 use std::path::Path;
-use std::process::Command;
 
 /// The knobs of other CPUs, as this machine can emulate them: ATen's AVX2 build and oneDNN capped at AVX2
 /// (a CPU without AVX-512), MKL's own instruction cap and branch choice, glibc's libm without FMA builds.
@@ -26,20 +25,20 @@ const KNOBS: [&[(&str, &str)]; 3] = [
 /// Runs the embedded-ci two-way cell into `out` with the environment `env` (and the user's variables of
 /// the knobs removed first); returns its result file.
 fn run_cell(out: &Path, env: &[(&str, &str)], extra: &[&str]) -> serde_json::Value {
-    let root = data_root();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_twoway"));
-    cmd.args(["run", "--grid", "embedded-ci", "--losses", "twoway", "--threads", "2"])
-        .args(["--out", out.to_str().unwrap(), "--data-root", root.to_str().unwrap()])
+    let mut cmd = RunCmd::new("embedded-ci")
+        .args(["--losses", "twoway"])
+        .threads(2)
+        .out(out)
+        .data_root(data_root())
         .args(extra)
-        .env_remove("LD_LIBRARY_PATH");
+        .command();
     for var in ["ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "GLIBC_TUNABLES"] {
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().copied());
     let o = cmd.output().unwrap();
     assert!(o.status.success(), "{env:?}: {}", String::from_utf8_lossy(&o.stderr));
-    let text = std::fs::read_to_string(out.join("embedded/tiny/twoway-both/seed0.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
+    read_json(out.join("embedded/tiny/twoway-both/seed0.json"))
 }
 
 /// What must be bit-identical: the final metrics and every epoch's loss and metrics (not its seconds).

@@ -4,19 +4,22 @@
 //! of 1e-10 x the largest entry); the tch backend in f32, the suite's f32 bound: values within 1e-5
 //! relative (1e-7 absolute below 0.01), gradients within 1e-5 x (|entry| + largest entry).
 
+mod common;
+
 use ndarray::Array2;
 use ndarray_npy::ReadNpyExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle")
 }
 
+/// The JSON `twoway` printed, which must exit 0.
 fn twoway(args: &[String]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_twoway")).args(args).output().unwrap();
-    assert!(out.status.success(), "twoway {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = common::twoway(&args);
+    assert_eq!(code, 0, "twoway {args:?}: {stderr}");
+    serde_json::from_str(&stdout).unwrap()
 }
 
 fn rel_ok(got: f64, want: f64) -> bool {
@@ -43,8 +46,7 @@ fn backends() -> Vec<(Vec<&'static str>, Bound, GradBound)> {
 
 #[test]
 fn eval_and_map_agree_with_the_oracle() {
-    let cases: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir().join("cases.json")).unwrap()).unwrap();
+    let cases = common::read_json(dir().join("cases.json"));
     let tmp = tempfile::tempdir().unwrap();
     let (mut losses, mut maps) = (0, 0);
     for case in cases["cases"].as_array().unwrap() {

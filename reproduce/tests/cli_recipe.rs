@@ -21,11 +21,7 @@ runs:
 ";
 
 fn run(grid: &Path, out: &Path, extra: &[&str]) -> (i32, String, String) {
-    let root = data_root();
-    let mut args = vec!["run", "--grid", grid.to_str().unwrap(), "--out", out.to_str().unwrap(), "--threads", "2"];
-    args.extend(["--data-root", root.to_str().unwrap()]);
-    args.extend(extra);
-    twoway(&args)
+    RunCmd::new(grid).out(out).threads(2).data_root(data_root()).args(extra).run()
 }
 
 #[test]
@@ -42,9 +38,7 @@ fn set_overrides_recipe_keys_and_refuses_unknown_ones() {
     let out = tmp.path().join("out");
     let (code, _, stderr) = run(&grid, &out, &["--set", "batch_size=16", "--set", "optimizer.lr_head=0.05"]);
     assert_eq!(code, 0, "{stderr}");
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("embedded/tiny/twoway-both/seed1.json")).unwrap())
-            .unwrap();
+    let r = read_json(out.join("embedded/tiny/twoway-both/seed1.json"));
     let recipe = &r["config"]["recipe"]["recipe"];
     assert_eq!(recipe["batch_size"], 16);
     assert_eq!(recipe["optimizer"]["lr_head"], 0.05);
@@ -72,9 +66,7 @@ fn set_overrides_recipe_keys_and_refuses_unknown_ones() {
     let out2 = tmp.path().join("out2");
     let (code, _, stderr) = run(&grid, &out2, &["--recipe", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out2.join("embedded/tiny/twoway-both/seed1.json")).unwrap())
-            .unwrap();
+    let r = read_json(out2.join("embedded/tiny/twoway-both/seed1.json"));
     assert_eq!(r["epochs"].as_array().unwrap().len(), 2);
 }
 
@@ -101,9 +93,7 @@ fn seeds_give_mean_and_sd_claims_per_seed_and_an_exact_gate() {
     let f: Vec<&str> = line.split(',').collect();
     let values: Vec<f64> = (1..=3)
         .map(|s| {
-            let p = out.join(format!("embedded/tiny/bce/seed{s}.json"));
-            let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-            r["metrics"]["map_class"].as_f64().unwrap()
+            read_json(out.join(format!("embedded/tiny/bce/seed{s}.json")))["metrics"]["map_class"].as_f64().unwrap()
         })
         .collect();
     let mean = values.iter().sum::<f64>() / 3.0;
@@ -174,7 +164,7 @@ fn a_sweep_runs_each_value_and_stays_out_of_the_tables() {
     assert!(stdout.contains("(4 cells)"), "{stdout}");
     for cell in ["twoway-both/batch_size=16", "twoway-both/batch_size=32", "bce/batch_size=16", "bce/batch_size=32"] {
         let p = out.join(format!("embedded/tiny/{cell}/seed1.json"));
-        let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let r = read_json(&p);
         let bs: usize = cell.rsplit('=').next().unwrap().parse().unwrap();
         assert_eq!(r["config"]["recipe"]["recipe"]["batch_size"], bs, "{cell}");
         assert_eq!(r["cell"]["variant"], format!("batch_size={bs}"));

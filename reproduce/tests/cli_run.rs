@@ -31,17 +31,7 @@ fn every_loss_and_way_trains_from_a_grid_file() {
     std::fs::write(&grid, SMOKE).unwrap();
     let out = tmp.path().join("out");
     let root = data_root();
-    let (code, stdout, stderr) = twoway(&[
-        "run",
-        "--grid",
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--data-root",
-        root.to_str().unwrap(),
-        "--threads",
-        "2",
-    ]);
+    let (code, stdout, stderr) = RunCmd::new(&grid).out(&out).data_root(&root).threads(2).run();
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("(9 cells)"), "{stdout}");
     for cell in [
@@ -56,7 +46,7 @@ fn every_loss_and_way_trains_from_a_grid_file() {
         "asl",
     ] {
         let path = out.join(format!("embedded/tiny/{cell}/seed3.json"));
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let v = read_json(&path);
         let e = &v["epochs"][0];
         assert!(e["train_loss"].as_f64().unwrap().is_finite(), "{cell}");
         assert!((0.0..=100.0).contains(&v["metrics"]["map_class"].as_f64().unwrap()), "{cell}");
@@ -67,9 +57,7 @@ fn every_loss_and_way_trains_from_a_grid_file() {
         assert!(v["wall_seconds"].as_f64().unwrap() > 0.0);
         assert_eq!(v["config"]["recipe"]["name"], "embedded-smoke");
     }
-    let twoway_class: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("embedded/tiny/twoway-class/seed3.json")).unwrap())
-            .unwrap();
+    let twoway_class = read_json(out.join("embedded/tiny/twoway-class/seed3.json"));
     assert_eq!(twoway_class["config"]["loss"]["mask"], "official");
     assert_eq!(twoway_class["config"]["loss"]["tp"], 2.0);
     // Plots: the per-loss bars and one training curve per cell.
@@ -77,19 +65,8 @@ fn every_loss_and_way_trains_from_a_grid_file() {
     assert_eq!(std::fs::read_dir(out.join("plots/curves")).unwrap().count(), 9);
     // --ways keeps the element-wise losses and the set-based ones in the given ways.
     let filtered = tmp.path().join("filtered");
-    let (code, stdout, stderr) = twoway(&[
-        "run",
-        "--grid",
-        grid.to_str().unwrap(),
-        "--out",
-        filtered.to_str().unwrap(),
-        "--data-root",
-        root.to_str().unwrap(),
-        "--ways",
-        "class",
-        "--losses",
-        "twoway,bce",
-    ]);
+    let (code, stdout, stderr) =
+        RunCmd::new(&grid).out(&filtered).data_root(&root).args(["--ways", "class", "--losses", "twoway,bce"]).run();
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("(2 cells)"), "{stdout}");
 }
@@ -98,40 +75,29 @@ fn every_loss_and_way_trains_from_a_grid_file() {
 fn bad_grids_devices_and_data_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let o = out.to_str().unwrap();
-    let (code, _, err) = twoway(&["run", "--grid", "nonesuch", "--out", o]);
+    let (code, _, err) = RunCmd::new("nonesuch").out(&out).run();
     assert_eq!(code, 2);
     assert!(err.contains("unknown grid `nonesuch`") && err.contains("embedded-ci"), "{err}");
     let grid = tmp.path().join("g.yaml");
     std::fs::write(&grid, SMOKE.replace("recipe: embedded-smoke", "recipe: embedded-smoke\nepochs: 3")).unwrap();
-    let (code, _, err) = twoway(&["run", "--grid", grid.to_str().unwrap(), "--out", o]);
+    let (code, _, err) = RunCmd::new(&grid).out(&out).run();
     assert_eq!(code, 2);
     assert!(err.contains("g.yaml:") && err.contains("unknown field `epochs`"), "{err}");
     std::fs::write(&grid, SMOKE.replace("{loss: bce}", "{loss: bce, way: class}")).unwrap();
-    let (code, _, err) = twoway(&["run", "--grid", grid.to_str().unwrap(), "--out", o]);
+    let (code, _, err) = RunCmd::new(&grid).out(&out).run();
     assert_eq!(code, 2);
     assert!(err.contains("has no ways"), "{err}");
     if !twoway_reproduce::tch::Cuda::is_available() {
-        let (code, _, err) = twoway(&["run", "--grid", "embedded-ci", "--device", "cuda:0", "--out", o]);
+        let (code, _, err) = RunCmd::new("embedded-ci").args(["--device", "cuda:0"]).out(&out).run();
         assert_eq!(code, 2);
         assert!(err.contains("cuda:0"), "{err}");
     }
     // A dataset that is not there names its annotation file.
-    let (code, _, err) = twoway(&[
-        "run",
-        "--grid",
-        "paper",
-        "--datasets",
-        "coco",
-        "--backbones",
-        "resnet50",
-        "--losses",
-        "bce",
-        "--out",
-        o,
-        "--data-root",
-        tmp.path().to_str().unwrap(),
-    ]);
+    let (code, _, err) = RunCmd::new("paper")
+        .args(["--datasets", "coco", "--backbones", "resnet50", "--losses", "bce"])
+        .out(&out)
+        .data_root(tmp.path())
+        .run();
     assert_eq!(code, 2);
     assert!(
         err.contains("instances_train2014.json") && err.contains("missing") && err.contains("nothing was trained"),
@@ -150,19 +116,7 @@ fn a_missing_or_corrupt_image_is_named() {
     let dir = PathBuf::from(stdout.trim().trim_start_matches("embedded dataset written to "));
     std::fs::write(dir.join("val2014/COCO_val2014_000000000002.png"), b"not a png").unwrap();
     let out = tmp.path().join("out");
-    let run_bce = || {
-        twoway(&[
-            "run",
-            "--grid",
-            "embedded-ci",
-            "--losses",
-            "bce",
-            "--out",
-            out.to_str().unwrap(),
-            "--data-root",
-            root.to_str().unwrap(),
-        ])
-    };
+    let run_bce = || RunCmd::new("embedded-ci").args(["--losses", "bce"]).out(&out).data_root(&root).run();
     let (code, _, err) = run_bce();
     assert_eq!(code, 2);
     assert!(err.contains("COCO_val2014_000000000002.png") && err.contains("corrupt"), "{err}");

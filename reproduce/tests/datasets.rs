@@ -198,24 +198,8 @@ fn vaw_labels_crops_and_dropped_boxes() {
 
 fn wider(root: &Path, images: serde_json::Value, id_map: Option<serde_json::Value>) -> PathBuf {
     let dir = root.join("wider");
-    let names = [
-        "Male",
-        "longHair",
-        "sunglass",
-        "Hat",
-        "Tshirt",
-        "longSleeve",
-        "formal",
-        "shorts",
-        "jeans",
-        "longPants",
-        "skirt",
-        "faceMask",
-        "logo",
-        "stripe",
-    ];
     let map: serde_json::Map<String, serde_json::Value> =
-        names.iter().enumerate().map(|(k, n)| (k.to_string(), json!(n))).collect();
+        twoway_reproduce::data::wider::ATTRIBUTES.iter().enumerate().map(|(k, n)| (k.to_string(), json!(n))).collect();
     let f = json!({"images": images, "attribute_id_map": id_map.unwrap_or(serde_json::Value::Object(map)), "scene_id_map": {"0": "Parade"}});
     write(&dir.join("wider_attribute_annotation/wider_attribute_test.json"), &f.to_string());
     jpeg(&dir.join("Image/test/0--Parade/p1.jpg"), 30, 30);

@@ -10,8 +10,8 @@ use common::*;
 
 use twoway_gpu::{MultiLabelLoss, Validation};
 use twoway_reference::AnyLoss;
-use twoway_reproduce::model::Model;
 use twoway_reproduce::tch::{Device, Kind, Tensor};
+use twoway_reproduce::train::model::Model;
 use twoway_spec::{Backbone, Spec};
 
 fn device() -> Device {

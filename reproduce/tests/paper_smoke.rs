@@ -27,21 +27,8 @@ fn every_cell_of_the_paper_runs_on_fixtures() {
     std::fs::write(&grid, text.replace("regnety_32gf", "regnety_400mf")).unwrap();
     let out = tmp.path().join("results");
     let o = out.to_str().unwrap();
-    let (code, stdout, stderr) = twoway(&[
-        "run",
-        "--grid",
-        grid.to_str().unwrap(),
-        "--recipe",
-        "smoke",
-        "--data-root",
-        root.to_str().unwrap(),
-        "--weights-dir",
-        wdir.to_str().unwrap(),
-        "--out",
-        o,
-        "--threads",
-        "2",
-    ]);
+    let (code, stdout, stderr) =
+        RunCmd::new(&grid).args(["--recipe", "smoke"]).data_root(&root).weights_dir(&wdir).out(&out).threads(2).run();
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("(84 cells)"), "{stdout}");
     // Every pairing has its 5 losses (and MS-COCO / ResNet50 the 4 ablation cells more).

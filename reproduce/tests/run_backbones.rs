@@ -27,23 +27,11 @@ fn a_pretrained_backbone_trains_from_its_weight_file() {
     std::fs::write(&grid, GRID).unwrap();
     let out = tmp.path().join("out");
     let root = data_root();
-    let args = [
-        "run",
-        "--grid",
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--data-root",
-        root.to_str().unwrap(),
-        "--weights-dir",
-        wdir.to_str().unwrap(),
-        "--threads",
-        "2",
-    ];
-    let (code, _, stderr) = twoway(&args);
+    let cmd = RunCmd::new(&grid).out(&out).data_root(&root).weights_dir(&wdir).threads(2);
+    let (code, _, stderr) = cmd.run();
     assert_eq!(code, 0, "{stderr}");
     let path = out.join("embedded/regnety_400mf/twoway-both/seed1.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let v = read_json(&path);
     let done = std::fs::read_to_string(weights.parent().unwrap().join("done")).unwrap();
     let sha = v["config"]["weights_sha256"].as_str().unwrap();
     assert!(done.contains(sha), "the result's weights_sha256 {sha} is not the exported file's ({done})");
@@ -55,9 +43,7 @@ fn a_pretrained_backbone_trains_from_its_weight_file() {
     // Other weights are another configuration: --resume refuses the old result.
     let (bad_weights, _) = backbone_fixture("regnety_400mf", "f16", "64x64");
     std::fs::copy(&bad_weights, wdir.join("regnety_400mf.safetensors")).unwrap();
-    let mut resume = args.to_vec();
-    resume.push("--resume");
-    let (code, _, stderr) = twoway(&resume);
+    let (code, _, stderr) = cmd.resume().run();
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("another configuration"), "{stderr}");
 }
@@ -68,8 +54,7 @@ fn the_paper_grid_without_inputs_stops_before_reading_anything() {
     let root = tmp.path().join("data");
     std::fs::create_dir(&root).unwrap();
     let out = tmp.path().join("out");
-    let (code, _, stderr) =
-        twoway(&["run", "--grid", "paper", "--out", out.to_str().unwrap(), "--data-root", root.to_str().unwrap()]);
+    let (code, _, stderr) = RunCmd::new("paper").out(&out).data_root(&root).run();
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("8 input(s)") && stderr.contains("nothing was trained"), "{stderr}");
     for file in [
@@ -100,17 +85,7 @@ fn an_unusable_weight_file_is_named_before_training() {
     let grid = tmp.path().join("g.yaml");
     std::fs::write(&grid, GRID).unwrap();
     let out = tmp.path().join("out");
-    let (code, _, stderr) = twoway(&[
-        "run",
-        "--grid",
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--data-root",
-        data_root().to_str().unwrap(),
-        "--weights-dir",
-        wdir.to_str().unwrap(),
-    ]);
+    let (code, _, stderr) = RunCmd::new(&grid).out(&out).data_root(data_root()).weights_dir(&wdir).run();
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("regnety_400mf.safetensors") && stderr.contains("backbone `regnety_400mf`"), "{stderr}");
     assert!(!out.exists());

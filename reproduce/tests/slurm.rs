@@ -82,7 +82,7 @@ fn job_ids(stdout: &str) -> (String, String) {
 }
 
 fn numbers(path: &Path) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let v = read_json(path);
     let epochs: Vec<serde_json::Value> =
         v["epochs"].as_array().unwrap().iter().map(|e| serde_json::json!([e["train_loss"], e["map_class"]])).collect();
     serde_json::json!({"metrics": v["metrics"], "epochs": epochs, "hash": v["config_hash"]})
@@ -94,11 +94,9 @@ fn a_grid_runs_as_a_slurm_array_and_a_cancelled_task_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let root = data_root();
     let r = root.to_str().unwrap();
-    // Make sure the embedded dataset exists before tasks race to generate it.
-    let local = tmp.path().join("local");
-    let (code, _, err) =
-        twoway(&["run", "--grid", "embedded-ci", "--out", local.to_str().unwrap(), "--data-root", r, "--threads", "1"]);
-    assert_eq!(code, 0, "{err}");
+    // The local run the array must equal; it also makes sure the embedded dataset exists before tasks race
+    // to generate it.
+    let local = embedded_ci_reference();
 
     // The grid as an array of 3 tasks, then the collector.
     let out = tmp.path().join("slurm");
@@ -139,10 +137,7 @@ fn a_grid_runs_as_a_slurm_array_and_a_cancelled_task_resumes() {
     // A task cancelled inside its cell, then submitted again: it resumes from its checkpoint.
     let long = ["--set", "epochs=3", "--set", "max_train_samples=1600", "--losses", "twoway"];
     let whole = tmp.path().join("whole");
-    let mut args =
-        vec!["run", "--grid", "embedded-ci", "--out", whole.to_str().unwrap(), "--data-root", r, "--threads", "1"];
-    args.extend(long);
-    let (code, _, err) = twoway(&args);
+    let (code, _, err) = RunCmd::new("embedded-ci").out(&whole).data_root(&root).threads(1).args(long).run();
     assert_eq!(code, 0, "{err}");
     let out2 = tmp.path().join("cancelled");
     let o2 = out2.to_str().unwrap();

@@ -133,8 +133,9 @@ fn commands_that_need_libtorch_name_the_build_that_has_them() {
     std::fs::write(&x, "[[0.3, 1.2]]").unwrap();
     std::fs::write(&y, "[[1, 0]]").unwrap();
     let (x, y) = (x.to_str().unwrap(), y.to_str().unwrap());
+    let run = RunCmd::new("embedded-ci");
     for args in [
-        vec!["run", "--grid", "embedded-ci"],
+        run.argv(),
         vec!["backbone", "list"],
         vec!["eval", "--loss", "twoway", "--backend", "tch", "--logits", x, "--targets", y],
     ] {

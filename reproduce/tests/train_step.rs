@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use twoway_gpu::{MultiLabelLoss, Validation};
 use twoway_reference::AnyLoss;
 use twoway_reproduce::backbones::weights;
-use twoway_reproduce::model::Model;
 use twoway_reproduce::tch::{Device, Kind, Tensor};
+use twoway_reproduce::train::model::Model;
 use twoway_spec::{Backbone, LossParams, Spec};
 
 fn tensor_of(path: &std::path::Path) -> Tensor {
@@ -50,8 +50,7 @@ fn check_with(backbone: Backbone, recipe: &twoway_spec::recipes::Recipe, extra: 
     let mut args = vec!["--backbone", backbone.as_str(), "--out", "{dir}"];
     args.extend(extra);
     let dir = tool_fixture("train_step_oracle.py", &args);
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json")).unwrap()).unwrap();
+    let meta = read_json(dir.join("meta.json"));
     let o = &recipe.optimizer;
     assert_eq!(meta["replicas"], recipe.replicas);
     assert_eq!(meta["head_rule"], serde_json::to_value(recipe.head_lr).unwrap());

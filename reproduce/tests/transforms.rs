@@ -18,8 +18,7 @@ fn oracle() -> std::path::PathBuf {
 #[test]
 fn resized_crops_equal_pil_bit_for_bit() {
     let dir = oracle();
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("windows.json")).unwrap()).unwrap();
+    let meta = read_json(dir.join("windows.json"));
     let mut compared = 0;
     for name in ["photo.jpg", "portrait.jpg", "odd.png"] {
         let w: Vec<u32> =
@@ -40,8 +39,7 @@ fn resized_crops_equal_pil_bit_for_bit() {
 #[test]
 fn resized_crops_of_jpegs_match_pil_up_to_the_decoder() {
     let dir = oracle();
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("windows.json")).unwrap()).unwrap();
+    let meta = read_json(dir.join("windows.json"));
     for name in ["photo.jpg", "portrait.jpg"] {
         let w: Vec<u32> =
             meta["windows"][name].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();

@@ -152,18 +152,7 @@ impl Backend for Tch {
         logits: &Array2<f64>,
         targets: &Array2<f64>,
     ) -> Result<(f64, Array2<f64>), String> {
-        let (x, y) = (logits.as_standard_layout(), targets.as_standard_layout());
-        let (value, grad) = twoway_gpu::value_and_grad_f64(
-            loss,
-            x.as_slice().unwrap(),
-            y.as_slice().unwrap(),
-            logits.dim(),
-            self.kind,
-            self.device,
-        )
-        .map_err(|e| e.to_string())?;
-        let grad = Array2::from_shape_vec(logits.dim(), grad).unwrap();
-        Ok((value, grad))
+        twoway_gpu::value_and_grad_array(loss, logits, targets, self.kind, self.device).map_err(|e| e.to_string())
     }
     /// The stated bounds of the tch implementation (see the crate docs of twoway-gpu):
     /// f64 1e-10 relative (values also within 1e-14 x the largest |logit|); f32 1e-5 (values below 0.01 in

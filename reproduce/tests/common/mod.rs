@@ -1,8 +1,9 @@
 //! Helpers shared by the end-to-end tests of the `twoway` binary.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 /// Runs the built `twoway` binary (without LD_LIBRARY_PATH: the rpath must do); returns (exit code,
 /// stdout, stderr).
@@ -32,19 +33,17 @@ pub fn venv_python() -> PathBuf {
     p
 }
 
-/// Runs a tools/ script with the venv's Python once per distinct argument list and script version, into a
-/// cached folder under the test target dir; `{dir}` in `args` is replaced by that folder. Concurrent tests
-/// (and test binaries) share the result: each builds in its own temporary folder and the first rename wins.
-pub fn tool_fixture(script: &str, args: &[&str]) -> PathBuf {
+/// A folder under the test target dir, `fixtures/{name}-{key}` with `key` a hash of `key_parts`, that
+/// `build` fills once (it returns what the folder's `done` marker holds). Concurrent tests (and test
+/// binaries) share it: each builds in its own temporary folder and the first rename wins.
+fn cached(name: &str, key_parts: &[&[u8]], build: impl FnOnce(&Path) -> Vec<u8>) -> PathBuf {
     use sha2::Digest;
-    let source = std::fs::read(workspace().join("tools").join(script)).unwrap();
     let mut h = sha2::Sha256::new();
-    h.update(&source);
-    h.update(args.join("\u{1f}").as_bytes());
+    for part in key_parts {
+        h.update(part);
+    }
     let key: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("fixtures")
-        .join(format!("{}-{key}", script.trim_end_matches(".py")));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fixtures").join(format!("{name}-{key}"));
     if dir.join("done").exists() {
         return dir;
     }
@@ -52,16 +51,132 @@ pub fn tool_fixture(script: &str, args: &[&str]) -> PathBuf {
         .with_extension(format!("tmp{}-{:?}", std::process::id(), std::thread::current().id()).replace(['(', ')'], ""));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
-    let args: Vec<String> = args.iter().map(|a| a.replace("{dir}", tmp.to_str().unwrap())).collect();
-    let out = Command::new(venv_python()).arg(workspace().join("tools").join(script)).args(&args).output().unwrap();
-    assert!(out.status.success(), "tools/{script} {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::write(tmp.join("done"), &out.stdout).unwrap();
+    let done = build(&tmp);
+    std::fs::write(tmp.join("done"), done).unwrap();
     if std::fs::rename(&tmp, &dir).is_err() {
         // Another test got there first; use its folder.
         let _ = std::fs::remove_dir_all(&tmp);
         assert!(dir.join("done").exists(), "{}: fixture folder without its done marker", dir.display());
     }
     dir
+}
+
+/// Runs a tools/ script with the venv's Python once per distinct argument list and script version, into a
+/// cached folder (see [`cached`]); `{dir}` in `args` is replaced by that folder.
+pub fn tool_fixture(script: &str, args: &[&str]) -> PathBuf {
+    let source = std::fs::read(workspace().join("tools").join(script)).unwrap();
+    let joined = args.join("\u{1f}");
+    cached(script.trim_end_matches(".py"), &[&source[..], joined.as_bytes()], |tmp| {
+        let args: Vec<String> = args.iter().map(|a| a.replace("{dir}", tmp.to_str().unwrap())).collect();
+        let out = Command::new(venv_python()).arg(workspace().join("tools").join(script)).args(&args).output().unwrap();
+        assert!(out.status.success(), "tools/{script} {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    })
+}
+
+/// The results folder of `cmd` (a `twoway run` without `--out`), run once per argument list and build of
+/// the binary into a cached folder (see [`cached`]); its `done` marker holds the run's stdout.
+pub fn run_fixture(cmd: &RunCmd) -> PathBuf {
+    let bin = std::fs::metadata(env!("CARGO_BIN_EXE_twoway")).unwrap();
+    let build = format!("{} {:?}", bin.len(), bin.modified().unwrap());
+    let argv = cmd.argv().join("\u{1f}");
+    cached("run", &[build.as_bytes(), argv.as_bytes()], |tmp| {
+        let (code, stdout, stderr) = cmd.clone().out(tmp).run();
+        assert_eq!(code, 0, "{cmd:?} failed:\n{stderr}");
+        stdout.into_bytes()
+    })
+}
+
+/// The uninterrupted embedded-ci grid with 1 thread on the shared data root (the run that makes the folder
+/// generates the embedded dataset there if need be): what multi-process and SLURM runs of it must equal.
+pub fn embedded_ci_reference() -> PathBuf {
+    run_fixture(&RunCmd::new("embedded-ci").data_root(data_root()).threads(1))
+}
+
+/// A `twoway run` command line, its arguments in the order they are added:
+/// `RunCmd::new("embedded-ci").out(&dir).threads(2).set("epochs=3").run()`.
+#[derive(Debug, Clone)]
+pub struct RunCmd {
+    argv: Vec<String>,
+}
+
+fn utf8(arg: &OsStr) -> String {
+    arg.to_str().unwrap_or_else(|| panic!("{arg:?}: not UTF-8")).to_string()
+}
+
+impl RunCmd {
+    /// `twoway run --grid GRID` (a grid's name or file).
+    pub fn new(grid: impl AsRef<OsStr>) -> RunCmd {
+        RunCmd { argv: vec!["run".into(), "--grid".into(), utf8(grid.as_ref())] }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> RunCmd {
+        self.argv.push(utf8(arg.as_ref()));
+        self
+    }
+
+    pub fn args<I>(mut self, args: I) -> RunCmd
+    where
+        I: IntoIterator,
+        I::Item: AsRef<OsStr>,
+    {
+        self.argv.extend(args.into_iter().map(|a| utf8(a.as_ref())));
+        self
+    }
+
+    pub fn out(self, dir: impl AsRef<OsStr>) -> RunCmd {
+        self.arg("--out").arg(dir)
+    }
+
+    pub fn data_root(self, dir: impl AsRef<OsStr>) -> RunCmd {
+        self.arg("--data-root").arg(dir)
+    }
+
+    pub fn weights_dir(self, dir: impl AsRef<OsStr>) -> RunCmd {
+        self.arg("--weights-dir").arg(dir)
+    }
+
+    pub fn threads(self, n: usize) -> RunCmd {
+        self.arg("--threads").arg(n.to_string())
+    }
+
+    /// `--set KEY=VALUE`.
+    pub fn set(self, key_value: &str) -> RunCmd {
+        self.arg("--set").arg(key_value)
+    }
+
+    pub fn resume(self) -> RunCmd {
+        self.arg("--resume")
+    }
+
+    /// The arguments after the binary's name.
+    pub fn argv(&self) -> Vec<&str> {
+        self.argv.iter().map(String::as_str).collect()
+    }
+
+    /// The command (LD_LIBRARY_PATH removed, as [`twoway`] does), to set its environment or stdio.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_twoway"));
+        c.args(&self.argv).env_remove("LD_LIBRARY_PATH");
+        c
+    }
+
+    /// Runs it through [`twoway`]: (exit code, stdout, stderr).
+    pub fn run(&self) -> (i32, String, String) {
+        twoway(&self.argv())
+    }
+
+    /// Starts it with stdout discarded and stderr piped.
+    pub fn spawn(&self) -> Child {
+        self.command().stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+    }
+}
+
+/// A JSON file's contents; panics naming the file.
+pub fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A torchvision backbone exported with random weights and randomised BatchNorm, plus inputs and
