@@ -138,6 +138,8 @@ fmt:
 
 lint: setup
 	cargo fmt --all -- --check
+	$(PYTHON) tools/check_layers.py --self-test
+	$(PYTHON) tools/check_layers.py
 	$(CARGO_ENV) cargo clippy --workspace --all-targets -- -D warnings
 	CARGO_TARGET_DIR=$(LITE_TARGET) cargo clippy -p twoway-reproduce --no-default-features --all-targets -- -D warnings
 

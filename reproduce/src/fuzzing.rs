@@ -18,7 +18,7 @@ pub fn matrix(data: &[u8]) {
 /// Table CSVs read as baselines by `twoway diff`.
 pub fn table_csv(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = crate::diff::parse_csv_baseline(text, Path::new("baseline.csv"));
+        let _ = crate::report::diff::parse_csv_baseline(text, Path::new("baseline.csv"));
     }
 }
 

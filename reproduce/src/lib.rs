@@ -1,37 +1,28 @@
 //! The library behind the `twoway` binary. Its `torch` feature (on by default) adds what links libtorch:
 //! backbones, training and the tch loss backend.
+//!
+//! Layers, each importing only those below it (`make lint` checks there is no cycle):
+//! - [`cli`]: the command line (clap), nothing imports it;
+//! - [`grid`]: a grid of cells on one results folder (requests, plan, leases, runners, SLURM, status);
+//! - [`train`]: one cell's training; [`report`]: tables, the gate, claims and plots from result files;
+//! - [`backbones`], [`data`], [`loss`], [`metrics`], [`numerics`]: the parts they assemble;
+//! - [`results`], [`layout`], [`io`], [`device`], [`host`]: leaves.
 
-pub mod backbone_cmd;
 #[cfg(feature = "torch")]
 pub mod backbones;
-#[cfg(feature = "torch")]
-pub mod checkpoint;
-pub mod claim;
 pub mod cli;
 pub mod data;
-pub mod diff;
-pub mod eval;
+pub mod device;
 pub mod fuzzing;
+pub mod grid;
+pub mod host;
 pub mod io;
-#[cfg(feature = "torch")]
-pub mod model;
+pub mod layout;
+pub mod loss;
+pub mod metrics;
 pub mod numerics;
-#[cfg(feature = "torch")]
-pub mod optim;
-pub mod plan;
-pub mod plots;
-pub mod preflight;
+pub mod report;
 pub mod results;
-pub mod run;
-#[cfg(feature = "torch")]
-pub mod runner;
-pub mod scaler;
-pub mod seeds;
-#[cfg(feature = "torch")]
-pub mod slurm;
-pub mod status;
-pub mod table;
-#[cfg(feature = "torch")]
 pub mod train;
 
 /// tch, as this crate links it (for the tests and benchmarks of the build with libtorch).

@@ -1,10 +1,16 @@
-//! Result files: one JSON per grid cell (dataset, backbone, loss, way, seed), written atomically, and the
-//! reading side: every result under a folder, averaged over seeds into table cells.
+//! Result files: one JSON per grid cell (dataset, backbone, loss, way, variant, seed), published once and
+//! never overwritten, and the reading side: every result under a folder, summarised over seeds into the
+//! paper's table cells. A result holds its configuration (what identifies it: loss, recipe, data, weights,
+//! seed) and, beside it, its provenance (versions, device, threads, wall time, numerics fingerprint), which
+//! does not enter the configuration hash. Where the files live is [`crate::layout`]. Tested in
+//! `tests/torch_free.rs` and `tests/fuzz_regressions.rs` (parsing), and by every `twoway run` test.
 
+pub use crate::layout::CellId;
+use crate::layout::{FileKind, PLOTS};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use twoway_spec::{Backbone, CellKey, Dataset, Loss, Metric, Way};
+use twoway_spec::{CellKey, Metric};
 
 pub const FORMAT: &str = "twoway-result-v1";
 
@@ -25,51 +31,6 @@ pub struct Epoch {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Trained {
     pub epochs: Vec<Epoch>,
-}
-
-/// Which cell a result belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub struct CellId {
-    pub dataset: Dataset,
-    pub backbone: Backbone,
-    pub loss: Loss,
-    /// The way of the set-based losses; `None` for the element-wise ones.
-    pub way: Option<Way>,
-    /// The values of a grid's swept recipe keys (`batch_size=32`); `None` outside a sweep.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-    pub seed: u64,
-}
-
-impl CellId {
-    /// Its file under a results folder: `<dataset>/<backbone>/<loss>[-<way>][/<variant>]/seed<k>.json`.
-    pub fn path(&self, root: &Path) -> PathBuf {
-        self.dir(root).join(format!("seed{}.json", self.seed))
-    }
-
-    /// The folder of its files (result, claim, checkpoint, log).
-    pub fn dir(&self, root: &Path) -> PathBuf {
-        let run = match self.way {
-            Some(w) => format!("{}-{w}", self.loss),
-            None => self.loss.to_string(),
-        };
-        let dir = root.join(self.dataset.as_str()).join(self.backbone.as_str()).join(run);
-        match &self.variant {
-            Some(v) => dir.join(v.replace(['/', ','], "_")),
-            None => dir,
-        }
-    }
-
-    pub fn label(&self) -> String {
-        let way = self.way.map(|w| format!("/{w}")).unwrap_or_default();
-        let variant = self.variant.as_ref().map(|v| format!("/{v}")).unwrap_or_default();
-        format!("{}/{}/{}{way}{variant}/seed{}", self.dataset, self.backbone, self.loss, self.seed)
-    }
-
-    /// Its key in the paper's tables for `metric` (a variant has none: it is not a cell of the paper).
-    pub fn key(&self, metric: Metric) -> CellKey {
-        CellKey { dataset: self.dataset, backbone: self.backbone, loss: self.loss, way: self.way, metric }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -161,13 +122,6 @@ impl ResultFile {
     }
 }
 
-/// Whether a file name is a result's: `seed<k>.json` (checkpoints, claims and logs sit beside them).
-fn is_result_name(name: &str) -> bool {
-    name.strip_prefix("seed")
-        .and_then(|r| r.strip_suffix(".json"))
-        .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
-}
-
 /// Every result file (`seed<k>.json`) under `root` (recursively; the `plots` folder is skipped). A folder
 /// with no result is an error, naming it.
 pub fn load_dir(root: &Path) -> Result<Vec<(PathBuf, ResultFile)>> {
@@ -185,10 +139,10 @@ pub fn load_dir(root: &Path) -> Result<Vec<(PathBuf, ResultFile)>> {
         for p in entries {
             let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
             if p.is_dir() {
-                if name != "plots" {
+                if name != PLOTS {
                     stack.push(p);
                 }
-            } else if is_result_name(&name) {
+            } else if FileKind::of(&name) == Some(FileKind::Result) {
                 let r = ResultFile::read(&p)?;
                 out.push((p, r));
             }

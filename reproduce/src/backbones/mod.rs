@@ -7,7 +7,7 @@
 //! the ones a torchvision model with a replaced head has. The backbone's variables are in optimiser group
 //! [`BACKBONE_GROUP`]; the head's group is the caller's choice (the recipe's learning-rate rule).
 
-pub mod cmd;
+pub mod check;
 mod densenet;
 pub mod layers;
 mod regnet;

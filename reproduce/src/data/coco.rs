@@ -2,7 +2,7 @@
 //! (label index = position of the category in the file's `categories` list; images without any
 //! annotation are dropped, as the authors' release does).
 
-use super::{inside, Raw};
+use super::split::{inside, Raw};
 use anyhow::{bail, Context, Result};
 use ndarray::Array2;
 use std::collections::HashMap;
@@ -95,7 +95,7 @@ pub(crate) fn box_polygon(b: [f64; 4]) -> serde_json::Value {
 pub(crate) fn load(annotations: &[PathBuf], images: &Path) -> Result<Raw> {
     let mut out: Option<Raw> = None;
     for path in annotations {
-        let bytes = super::read_annotation(path)?;
+        let bytes = super::split::read_annotation(path)?;
         let file: ReadFile =
             serde_json::from_slice(&bytes).with_context(|| format!("{}: not a COCO instances file", path.display()))?;
         let part = from_file(&file, path, images)?;

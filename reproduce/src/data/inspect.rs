@@ -1,6 +1,8 @@
-//! `twoway data inspect`: what a dataset's splits hold.
+//! `twoway data inspect` and `twoway data check`: what a dataset's splits hold, and which of their images
+//! cannot be read.
 
-use super::Split;
+use super::split::{bar, sample_image, Split};
+use rayon::prelude::*;
 use std::fmt::Write;
 
 /// Mean number of positive labels per sample.
@@ -80,4 +82,20 @@ pub fn report(splits: &[&Split]) -> String {
         }
     }
     o
+}
+
+/// The errors of the samples of `split` whose image cannot be read or decoded (in parallel, with a bar
+/// labelled `what` when `progress`).
+pub fn undecodable(split: &Split, progress: bool, what: String) -> Vec<String> {
+    let bar = bar(split.len(), progress, what);
+    let bad: Vec<String> = (0..split.len())
+        .into_par_iter()
+        .filter_map(|i| {
+            let r = sample_image(split, i);
+            bar.inc(1);
+            r.err().map(|e| format!("{e:#}"))
+        })
+        .collect();
+    bar.finish_and_clear();
+    bad
 }

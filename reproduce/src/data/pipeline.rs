@@ -12,8 +12,8 @@
 //! - **Errors**: the first error (a missing or corrupt image, a path outside the image folder) stops the
 //!   workers and is returned, naming the file.
 
+use super::split::{sample_image, Split};
 use super::transforms::{eval_sample, sample_rng, train_sample, EvalTf, TrainAug};
-use super::{sample_image, Split};
 use anyhow::{anyhow, Result};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

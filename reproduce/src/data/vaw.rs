@@ -5,7 +5,7 @@
 //! per instance (its box's crop), in file order; positive -> 1, negative -> 0, neither -> -1 (unknown).
 //! Images are Visual Genome's `images/VG_100K/<image_id>.jpg`, else `images/VG_100K_2/<image_id>.jpg`.
 
-use super::{inside, BoxXywh, Raw};
+use super::split::{inside, BoxXywh, Raw};
 use anyhow::{bail, Context, Result};
 use ndarray::Array2;
 use std::collections::HashMap;
@@ -63,7 +63,7 @@ pub(crate) fn load(dir: &Path, annotations: &[PathBuf], images: &Path) -> Result
     let mut samples = Vec::new();
     let mut rows: Vec<i8> = Vec::new();
     for path in annotations {
-        let bytes = super::read_annotation(path)?;
+        let bytes = super::split::read_annotation(path)?;
         let instances: Vec<Instance> = serde_json::from_slice(&bytes)
             .with_context(|| format!("{}: not a VAW annotation file (a JSON list of instances)", path.display()))?;
         for (k, inst) in instances.iter().enumerate() {

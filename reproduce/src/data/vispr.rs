@@ -5,7 +5,7 @@
 //! classes among its labels and negative for the rest; samples come in the byte order of the JSON files'
 //! names.
 
-use super::{inside, Raw};
+use super::split::{inside, Raw};
 use anyhow::{bail, Context, Result};
 use ndarray::Array2;
 use rayon::prelude::*;

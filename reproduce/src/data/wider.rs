@@ -3,7 +3,7 @@
 //! `attribute_id_map` and `scene_id_map`; images under `Image/<file_name>`. One sample per target (its box's
 //! crop), images then targets in file order; attribute 1 -> 1, -1 -> 0, 0 -> -1 (unknown).
 
-use super::{inside, BoxXywh, Raw};
+use super::split::{inside, BoxXywh, Raw};
 use anyhow::{bail, Context, Result};
 use ndarray::Array2;
 use std::collections::BTreeMap;
@@ -50,7 +50,7 @@ pub(crate) fn load(annotations: &[PathBuf], images: &Path) -> Result<Raw> {
     let mut samples = Vec::new();
     let mut rows: Vec<i8> = Vec::new();
     for path in annotations {
-        let bytes = super::read_annotation(path)?;
+        let bytes = super::split::read_annotation(path)?;
         let file: File = serde_json::from_slice(&bytes)
             .with_context(|| format!("{}: not a WIDER-Attribute annotation file", path.display()))?;
         for (k, want) in ATTRIBUTES.iter().enumerate() {

@@ -2,15 +2,20 @@
 //! Markdown, CSV, JSON or LaTeX (booktabs).
 //!
 //! Two views: `main` (rows dataset x loss, columns metric x backbone; each loss in its main-table way) and
-//! `ways` (rows dataset x backbone x metric, columns loss x way; the set-based losses only).
+//! `ways` (rows dataset x backbone x metric, columns loss x way; the set-based losses only); `twoway table
+//! --all` renders both with every cell once ([`select`], [`render`]), which as CSV is a complete baseline
+//! for the gate, its numerics fingerprints on `# numerics:` lines above the header. Tested below, in
+//! `tests/cli_table.rs` (snapshots) and `tests/cli_gate.rs`.
 
+use crate::numerics::Fingerprint;
 use crate::results::Summary;
+use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use twoway_spec::{Backbone, CellKey, Dataset, Loss, Metric, Spec, Way};
 
 /// Output format of a table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Md,
     Csv,
@@ -29,6 +34,9 @@ pub enum View {
 /// identical rerun equals its baseline exactly); `sd` is the sample standard deviation over the `n` seeds
 /// (empty with one seed).
 pub const CSV_HEADER: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n";
+
+/// The prefix of a table CSV's fingerprint lines (before the header, one per distinct fingerprint).
+pub const NUMERICS_LINE: &str = "# numerics: ";
 
 /// The header of table CSVs written before the seed columns (still read as baselines).
 pub const CSV_HEADER_V1: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta";
@@ -197,6 +205,72 @@ impl TableModel {
 }
 
 /// The paper's order: datasets, then losses (main) or backbones (ways), then metric and backbone / way.
+/// The tables `twoway table` shows: the main table, the ways ablation, or both with every cell once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tables {
+    Main,
+    Ways,
+    All,
+}
+
+/// The tables of `which` over `cells`, only the rows of `datasets` (all when empty). With [`Tables::All`] a
+/// cell of both tables (Ours/both, Softmax/sample) is listed once, in the main table. An error when no row
+/// is left.
+pub fn select(
+    spec: &Spec,
+    which: Tables,
+    cells: &BTreeMap<CellKey, Summary>,
+    datasets: &[Dataset],
+) -> Result<Vec<TableModel>> {
+    let views = match which {
+        Tables::Main => vec![View::Main],
+        Tables::Ways => vec![View::Ways],
+        Tables::All => vec![View::Main, View::Ways],
+    };
+    let mut models: Vec<TableModel> = Vec::new();
+    for view in views {
+        let mut model = TableModel::build(spec, view, cells);
+        if !datasets.is_empty() {
+            model.rows.retain(|r| datasets.contains(&r.key.dataset));
+        }
+        let seen: Vec<CellKey> = models.iter().flat_map(|m| m.rows.iter().map(|r| r.key)).collect();
+        model.rows.retain(|r| !seen.contains(&r.key));
+        models.push(model);
+    }
+    if models.iter().all(|m| m.rows.is_empty()) {
+        bail!("no row of the table is for {:?}", datasets.iter().map(|d| d.as_str()).collect::<Vec<_>>());
+    }
+    Ok(models)
+}
+
+/// Renders selected tables: two as one CSV (one header) or one JSON document, else one after the other.
+/// A CSV starts with the numerics fingerprints of its results (a baseline made from it carries them).
+pub fn render(models: &[TableModel], format: Format, numerics: &[Option<Fingerprint>]) -> Result<String> {
+    let mut out = String::new();
+    if format == Format::Csv {
+        for f in numerics.iter().flatten() {
+            let _ = writeln!(out, "{}{}", NUMERICS_LINE, serde_json::to_string(f)?);
+        }
+    }
+    match (format, models) {
+        (Format::Csv, [main, ways]) => {
+            out.push_str(&main.render(Format::Csv));
+            out.push_str(ways.render(Format::Csv).split_once('\n').map_or("", |x| x.1));
+        }
+        (Format::Json, [main, ways]) => {
+            let mut rows = main.rows.clone();
+            rows.extend(ways.rows.iter().copied());
+            let v = serde_json::json!({"table": "all", "rows": rows});
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v)?);
+        }
+        _ => {
+            let texts: Vec<String> = models.iter().filter(|m| !m.rows.is_empty()).map(|m| m.render(format)).collect();
+            out.push_str(&texts.join("\n"));
+        }
+    }
+    Ok(out)
+}
+
 fn order(view: View, k: &CellKey) -> [u8; 5] {
     let way = k.way.map_or(0, |w| w as u8 + 1);
     let (d, b, l, m) = (k.dataset as u8, k.backbone as u8, k.loss as u8, k.metric as u8);

@@ -1,9 +1,12 @@
-//! `twoway diff`: the CI gate. Compares the reproduced cells of a results folder with a baseline (the
-//! published numbers, or the `reproduced` column of a table CSV) and fails when a cell falls below its
-//! baseline by more than the tolerance. Exit codes: 0 pass, 1 a cell dropped (or is missing), 2 bad input.
+//! The comparison under `twoway diff`, the CI gate: the reproduced cells of a results folder against a
+//! baseline (the published numbers, or the `reproduced` column of a table CSV with its numerics lines),
+//! each cell's verdict, and the tolerance the gate may use when the two sides' numerics differ. The gate
+//! itself (loading, composing, rendering, exit code) is [`crate::report::gate`]. Tested below and in
+//! `tests/cli_gate.rs`, `tests/cli_numerics.rs`; the CSV parser is fuzzed (`fuzz/`).
 
 use crate::numerics::Fingerprint;
-use crate::table::{CSV_HEADER, CSV_HEADER_V1};
+pub use crate::report::table::NUMERICS_LINE;
+use crate::report::table::{CSV_HEADER, CSV_HEADER_V1};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,12 +22,14 @@ pub struct Row {
     pub allowed: f64,
     pub reproduced: Option<f64>,
     pub delta: Option<f64>,
-    pub status: Status,
+    /// Serialised as `status` (the JSON of `twoway diff --format json`).
+    #[serde(rename = "status")]
+    pub verdict: Verdict,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub enum Verdict {
     Ok,
     /// Below the baseline by more than the tolerance.
     Dropped,
@@ -46,9 +51,6 @@ pub struct CsvBaseline {
     /// From its `# numerics: {...}` lines; empty for a baseline written before twoway recorded them.
     pub numerics: Vec<Fingerprint>,
 }
-
-/// The prefix of a table CSV's fingerprint lines (before the header, one per distinct fingerprint).
-pub const NUMERICS_LINE: &str = "# numerics: ";
 
 /// The `reproduced` (and `sd`) columns of a table CSV (as printed by `twoway table --format csv`, or its
 /// earlier 8-column form), and its numerics lines; rows with an empty `reproduced` are not baselines.
@@ -263,12 +265,12 @@ pub fn compare(
             let allowed = tolerance.of(k.metric).max(tolerance_sd * b.sd.unwrap_or(0.0));
             let r = reproduced.get(k).copied();
             let delta = r.map(|r| r - b.value);
-            let status = match delta {
-                None => Status::Missing,
-                Some(d) if d < -allowed => Status::Dropped,
-                Some(_) => Status::Ok,
+            let verdict = match delta {
+                None => Verdict::Missing,
+                Some(d) if d < -allowed => Verdict::Dropped,
+                Some(_) => Verdict::Ok,
             };
-            Row { key: *k, baseline: b.value, allowed, reproduced: r, delta, status }
+            Row { key: *k, baseline: b.value, allowed, reproduced: r, delta, verdict }
         })
         .collect()
 }

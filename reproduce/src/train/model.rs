@@ -9,10 +9,10 @@
 //!   loss scaling the loss is scaled before backward, the gradients unscaled, and a step with inf / NaN
 //!   gradients skipped ([`LossScaler`]). On CPU the forward pass is f32 (or f64 for exactness tests).
 
+use super::optim::Sgd;
+use super::scaler::LossScaler;
 use crate::backbones::{weights, Classifier, BACKBONE_GROUP, HEAD_GROUP};
 use crate::data::pipeline;
-use crate::optim::Sgd;
-use crate::scaler::LossScaler;
 use anyhow::{Context, Result};
 use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};

@@ -9,9 +9,9 @@
 //! the previous one atomically, and only then is the previous tensor file removed, so a kill at any moment
 //! leaves one complete checkpoint.
 
-use crate::model::Model;
+use super::model::Model;
+use super::scaler::LossScaler;
 use crate::results::{CellId, Epoch};
-use crate::scaler::LossScaler;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use tch::Tensor;
@@ -40,14 +40,14 @@ pub struct State {
 
 /// The checkpoint file of a cell.
 pub fn path(id: &CellId, out: &Path) -> PathBuf {
-    id.dir(out).join(format!("seed{}.ckpt.json", id.seed))
+    id.checkpoint_path(out)
 }
 
 /// Saves `model` and `state` (its `tensors` field is filled in here).
 pub fn save(id: &CellId, out: &Path, model: &Model, mut state: State) -> Result<()> {
     let dir = id.dir(out);
     std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let name = format!("seed{}.ckpt-e{}-i{}.safetensors", id.seed, state.epoch, state.iteration);
+    let name = id.checkpoint_tensors(state.epoch, state.iteration);
     let file = dir.join(&name);
     let mut named: Vec<(String, Tensor)> =
         model.vs.variables().into_iter().map(|(n, t)| (format!("var/{n}"), t.to_device(tch::Device::Cpu))).collect();
@@ -114,7 +114,7 @@ pub fn restore(id: &CellId, out: &Path, model: &mut Model) -> Result<State> {
 /// Removes a cell's checkpoint (its JSON and tensor files).
 pub fn remove(id: &CellId, out: &Path) {
     let dir = id.dir(out);
-    let prefix = format!("seed{}.ckpt", id.seed);
+    let prefix = id.checkpoint_prefix();
     if let Ok(entries) = std::fs::read_dir(&dir) {
         for e in entries.flatten() {
             if e.file_name().to_string_lossy().starts_with(&prefix) {

@@ -1,12 +1,13 @@
-//! Exclusive claims on cells, so that any number of `twoway run` processes (one machine, several, SLURM
+//! Leases on cells (the files `seed<k>.claim`), so that any number of `twoway run` processes (one machine, several, SLURM
 //! array tasks on a shared file system) can work on one results folder and train each cell once.
 //!
 //! Before training a cell a process creates `seed<k>.claim` in the cell's folder with create-new (atomic on
 //! local and NFSv3+ file systems), holding its host, pid, start time and a heartbeat it refreshes every
 //! `lease / 4`. A claim is stale when its process is gone (same host: no such pid) or its heartbeat is older
 //! than the lease (another host); a stale claim is reclaimed (renamed aside, checked to be the one judged
-//! stale, removed) and the reclaim logged. Beside it, `seed<k>.failed` records a cell whose training failed.
+//! stale, removed) and the reclaim logged. Tested below, and across processes in `tests/cli_cells.rs`.
 
+use crate::host::{hostname, now, pid_alive};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,32 +25,6 @@ pub struct Holder {
     /// Seconds since the Unix epoch.
     pub started: f64,
     pub heartbeat: f64,
-}
-
-pub fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// This machine's host name.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".into())
-}
-
-/// Whether a process of this host is alive (a zombie, dead but not yet reaped by its parent, is not).
-pub fn pid_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the command name, which is in parentheses and may hold spaces.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|st| st != "Z" && st != "X"),
-        Err(_) => false,
-    }
 }
 
 impl Holder {
@@ -82,12 +57,7 @@ impl Holder {
 
 /// The claim file of a cell (`seed<k>.claim` in the cell's folder).
 pub fn path(dir: &Path, seed: u64) -> PathBuf {
-    dir.join(format!("seed{seed}.claim"))
-}
-
-/// The failure record of a cell.
-pub fn failed_path(dir: &Path, seed: u64) -> PathBuf {
-    dir.join(format!("seed{seed}.failed"))
+    crate::layout::seed_file(dir, seed, crate::layout::CLAIM)
 }
 
 /// Reads a claim file; `None` if it is gone or unreadable (being written).

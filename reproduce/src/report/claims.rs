@@ -1,4 +1,5 @@
-//! The claims over several seeds: each claim re-derived from each seed's results alone ("holds in k of n
+//! The paper's claims re-derived from a results folder ([`report`]: on the means, and over seeds) and the
+//! claims over several seeds: each claim re-derived from each seed's results alone ("holds in k of n
 //! seeds"), and, for each "Ours is best" claim, a paired t-test of Ours against the best baseline.
 //!
 //! Why a paired t-test: the runs of one seed share their data order, augmentation draws and head
@@ -182,5 +183,49 @@ impl fmt::Display for SeedClaims {
             }
         }
         Ok(())
+    }
+}
+
+/// `twoway claims`: the published claims, and with a results folder the claims re-derived from it (on the
+/// means over seeds) and over its seeds.
+pub struct ClaimsReport {
+    pub published: claims::Claims,
+    /// The results folder, the claims on its means, and per seed.
+    pub reproduced: Option<(PathBuf, claims::Claims, SeedClaims)>,
+}
+
+/// The published claims, and those of the results under `dir` when given.
+pub fn report(spec: &Spec, dir: Option<&std::path::Path>) -> anyhow::Result<ClaimsReport> {
+    let reproduced = match dir {
+        Some(dir) => {
+            let all = crate::results::load_dir(dir)?;
+            let cells: Vec<Cell> =
+                crate::results::aggregate(&all).into_iter().map(|(key, value)| Cell { key, value }).collect();
+            Some((dir.to_path_buf(), claims::derive(&cells, |l| spec.main_way(l)), derive(spec, &all)))
+        }
+        None => None,
+    };
+    Ok(ClaimsReport { published: spec.published_claims(), reproduced })
+}
+
+impl ClaimsReport {
+    pub fn render_text(&self) -> String {
+        let mut o = String::new();
+        if let Some((dir, mean, per_seed)) = &self.reproduced {
+            o.push_str(&format!(
+                "Reproduced claims (from {}, on the means over seeds):\n{mean}\n{per_seed}\n",
+                dir.display()
+            ));
+        }
+        o.push_str(&format!("Published claims (from the poster's tables):\n{}", self.published));
+        o
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let (mean, per_seed) = match &self.reproduced {
+            Some((_, m, p)) => (Some(m), Some(p)),
+            None => (None, None),
+        };
+        serde_json::json!({"published": self.published, "reproduced": mean, "per_seed": per_seed})
     }
 }

@@ -1,11 +1,18 @@
-//! Matrices in and out: `.npy` (2-D; f64, f32 or integer) and JSON (nested arrays) in, `.npy` (f64) and
-//! JSON out; scores and targets for mAP also in their file's own f32 / int8 type. Every error names the file; results are written atomically (temp file, then rename).
+//! Files in and out. Matrices in: `.npy` (2-D; f64, f32 or integer) and JSON (nested arrays), read as f64,
+//! or for mAP's scores and targets in their file's own f32 / int8 type; every error names the file, and a
+//! `.npy` header is checked against the file's length before anything is allocated for it (fuzzed:
+//! `fuzz/`, `tests/fuzz_regressions.rs`). Out: an f64 `.npy`, written atomically. The atomic writers
+//! themselves are [`atomic`].
+
+pub mod atomic;
+
+pub use atomic::{create_new, sha256_file, temp_path, write_atomic, write_text};
 
 use anyhow::{bail, Context, Result};
 use ndarray::Array2;
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
-use std::io::{Cursor, Write};
-use std::path::{Path, PathBuf};
+use std::io::Cursor;
+use std::path::Path;
 
 /// Reads a 2-D matrix from a `.npy` or `.json` file, as f64.
 pub fn read_matrix(path: &Path) -> Result<Array2<f64>> {
@@ -163,78 +170,9 @@ fn read_json(bytes: &[u8]) -> Result<Array2<f64>> {
     Ok(Array2::from_shape_vec((rows.len(), cols), rows.concat())?)
 }
 
-/// The temporary file this process writes beside `path` before moving it into place: `.<name>.tmp<pid>`
-/// (`claim::sweep_temporaries` removes those of processes that are gone).
-pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp{}", std::process::id()))
-}
-
-/// Creates `path` holding `bytes` unless a file of that name exists (`Ok(false)`): the bytes go to a synced
-/// temp file that is hard-linked into place. The link is atomic and refused when the name exists (on local
-/// and NFS file systems), so no reader sees a part-written file and no finished file is overwritten.
-pub fn create_new(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
-    let tmp = temp_path(path);
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    })();
-    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
-    let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-/// Writes `bytes` to `path` atomically: a temp file in the same folder, synced, then renamed over `path`.
-pub fn write_atomic(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().with_context(|| format!("{}: not a file path", path.display()))?;
-    let tmp = temp_path(&dir.join(name));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
-        write(&mut f)?;
-        f.flush()?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot move into place", path.display()))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// Writes an f64 `.npy` atomically.
 pub fn write_npy(path: &Path, m: &Array2<f64>) -> Result<()> {
     write_atomic(path, |f| {
         m.write_npy(std::io::BufWriter::new(f)).with_context(|| format!("{}: cannot write", path.display()))
     })
-}
-
-/// Writes text atomically.
-pub fn write_text(path: &Path, text: &str) -> Result<()> {
-    write_atomic(path, |f| f.write_all(text.as_bytes()).with_context(|| format!("{}: cannot write", path.display())))
-}
-
-/// SHA-256 (hex) of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    use sha2::Digest;
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).with_context(|| format!("{}: cannot read", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -7,11 +7,11 @@
 //! SplitMix64 streams keyed by (seed, epoch, sample), and libtorch's CPU kernels are deterministic for a
 //! fixed number of threads.
 
-use crate::checkpoint;
+use super::checkpoint;
+use super::model::Model;
 use crate::data::pipeline::{self, Mode};
 use crate::data::transforms::{stream_key, EvalTf, TrainAug};
 use crate::data::Split;
-use crate::model::Model;
 use crate::results::CellId;
 pub use crate::results::{Epoch, Trained};
 use anyhow::{bail, Context, Result};
@@ -80,6 +80,73 @@ pub struct Interrupted {
     pub iteration: usize,
 }
 
+/// Where a cell's training starts: epoch, iteration, the epoch's loss sum so far, the head's learning rate
+/// at the last iteration done, and the epochs done.
+struct Start {
+    epoch: usize,
+    iteration: usize,
+    loss_sum: f64,
+    lr_head: f64,
+    epochs: Vec<Epoch>,
+}
+
+/// Restores `model` from the cell's checkpoint when resuming and there is one; else the start of epoch 1.
+fn start(model: &mut Model, lr_head: f64, ckpt: Option<&Checkpoints>, log: &mut dyn FnMut(String)) -> Result<Start> {
+    let fresh = Start { epoch: 0, iteration: 0, loss_sum: 0.0, lr_head, epochs: Vec::new() };
+    let Some(c) = ckpt.filter(|c| c.resume && checkpoint::path(c.id, c.out).exists()) else { return Ok(fresh) };
+    let st = checkpoint::read_state(c.id, c.out)?;
+    if st.config_hash != c.config_hash {
+        bail!(
+            "{}: the checkpoint was made under another configuration; remove it to start the cell afresh",
+            checkpoint::path(c.id, c.out).display()
+        );
+    }
+    let st = checkpoint::restore(c.id, c.out, model)?;
+    log(format!("resumed from the checkpoint at epoch {}, iteration {}", st.epoch + 1, st.iteration));
+    Ok(Start {
+        epoch: st.epoch,
+        iteration: st.iteration,
+        loss_sum: st.loss_sum,
+        lr_head: st.lr_head,
+        epochs: st.epochs,
+    })
+}
+
+/// The checkpoint state of `model` after `iteration` of `epoch` (its tensor file is named when saved).
+fn state(model: &Model, ckpt: Option<&Checkpoints>, at: &Start) -> checkpoint::State {
+    checkpoint::State {
+        format: checkpoint::FORMAT.into(),
+        config_hash: ckpt.map(|c| c.config_hash.to_string()).unwrap_or_default(),
+        epoch: at.epoch,
+        iteration: at.iteration,
+        loss_sum: at.loss_sum,
+        lr_head: at.lr_head,
+        epochs: at.epochs.clone(),
+        scaler: model.scaler.clone(),
+        skipped: model.skipped,
+        tensors: String::new(),
+    }
+}
+
+/// Whether SIGTERM / SIGUSR1 asked the run to stop.
+fn stopping<'a>(ckpt: Option<&'a Checkpoints<'a>>) -> Option<&'a Checkpoints<'a>> {
+    ckpt.filter(|c| c.stop.is_some_and(|s| s.load(Ordering::SeqCst)))
+}
+
+/// The epoch's line in the cell's log.
+fn epoch_line(e: &Epoch, epochs: usize, skipped: usize) -> String {
+    let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.2}"));
+    format!(
+        "epoch {}/{epochs}: loss {:.4}, mAP@class {}, mAP@sample {}, {:.1} s{}",
+        e.epoch,
+        e.train_loss,
+        f(e.map_class),
+        f(e.map_sample),
+        e.seconds,
+        if skipped > 0 { format!(", {skipped} step(s) skipped for inf/NaN gradients") } else { String::new() }
+    )
+}
+
 /// Trains the job's backbone under its recipe and evaluates after every epoch, streaming the images through
 /// the data pipeline; with `ckpt`, writes a checkpoint at the end of every epoch (and when stopped), and
 /// resumes from one. `log` gets a line per epoch; `bar` shows iterations.
@@ -93,7 +160,6 @@ pub fn train(
     log: &mut dyn FnMut(String),
 ) -> Result<Trained> {
     let (recipe, seed, device) = (job.recipe, job.seed, job.device);
-    let classes = train_split.labels.ncols();
     let b = recipe.batch_size;
     let n = train_split.len();
     let iters = if recipe.drop_last { n / b } else { n.div_ceil(b) };
@@ -103,52 +169,28 @@ pub fn train(
     if recipe.schedule.per != SchedulePer::Iteration {
         bail!("only per-iteration cosine schedules are implemented");
     }
+    let classes = train_split.labels.ncols();
     let mut model = Model::new(job.spec, recipe, job.backbone, classes, seed, job.weights, Kind::Float, device)
         .with_context(|| format!("backbone `{}`", job.backbone))?;
-    let o = &recipe.optimizer;
-    let (mut first_epoch, mut first_it, mut sum0, mut lr0, mut epochs) = (0, 0, 0.0, o.lr_head, Vec::new());
-    if let Some(c) = ckpt.filter(|c| c.resume && checkpoint::path(c.id, c.out).exists()) {
-        let st = checkpoint::read_state(c.id, c.out)?;
-        if st.config_hash != c.config_hash {
-            bail!(
-                "{}: the checkpoint was made under another configuration; remove it to start the cell afresh",
-                checkpoint::path(c.id, c.out).display()
-            );
-        }
-        let st = checkpoint::restore(c.id, c.out, &mut model)?;
-        log(format!("resumed from the checkpoint at epoch {}, iteration {}", st.epoch + 1, st.iteration));
-        (first_epoch, first_it, sum0, lr0, epochs) = (st.epoch, st.iteration, st.loss_sum, st.lr_head, st.epochs);
-    }
+    let lr_head = recipe.optimizer.lr_head;
+    let first = start(&mut model, lr_head, ckpt, log)?;
     let criterion = MultiLabelLoss::new(*job.loss).validation(Validation::Shape);
-    let aug = TrainAug::from_recipe(recipe);
-    let tf = EvalTf::from_recipe(recipe);
+    let (aug, tf) = (TrainAug::from_recipe(recipe), EvalTf::from_recipe(recipe));
     let total = iters * recipe.epochs;
     bar.set_length(total as u64);
-    bar.set_position((first_epoch * iters + first_it) as u64);
-    let state = |model: &Model, epoch: usize, iteration: usize, loss_sum: f64, lr_head: f64, epochs: &[Epoch]| {
-        checkpoint::State {
-            format: checkpoint::FORMAT.into(),
-            config_hash: ckpt.map(|c| c.config_hash.to_string()).unwrap_or_default(),
-            epoch,
-            iteration,
-            loss_sum,
-            lr_head,
-            epochs: epochs.to_vec(),
-            scaler: model.scaler.clone(),
-            skipped: model.skipped,
-            tensors: String::new(),
-        }
-    };
-    for epoch in first_epoch..recipe.epochs {
+    bar.set_position((first.epoch * iters + first.iteration) as u64);
+    let mut epochs = first.epochs.clone();
+    for epoch in first.epoch..recipe.epochs {
         let started = std::time::Instant::now();
-        let start = if epoch == first_epoch { first_it } else { 0 };
-        let (mut sum, mut lr) = if epoch == first_epoch { (sum0, lr0) } else { (0.0, o.lr_head) };
+        let resumed = epoch == first.epoch;
+        let begin = if resumed { first.iteration } else { 0 };
+        let (mut sum, mut lr) = if resumed { (first.loss_sum, first.lr_head) } else { (0.0, lr_head) };
         let mut order = shuffled(n, seed, epoch as u64);
         order.truncate((iters * b).min(n));
         let mode = Mode::Train { aug: &aug, seed, epoch: epoch as u64 };
-        pipeline::run(train_split, &order[(start * b).min(order.len())..], b, mode, pipe, |batch| {
-            let it = start + batch.number;
-            lr = o.lr_head * cosine(epoch * iters + it, total);
+        pipeline::run(train_split, &order[(begin * b).min(order.len())..], b, mode, pipe, |batch| {
+            let it = begin + batch.number;
+            lr = lr_head * cosine(epoch * iters + it, total);
             let x = batch.tensor(device);
             let y = labels(train_split, &batch.samples, device);
             let v = model.step(recipe, &criterion, &x, &y, lr)?;
@@ -158,11 +200,10 @@ pub fn train(
             sum += v;
             bar.set_message(format!("epoch {}/{} loss {:.4}", epoch + 1, recipe.epochs, sum / (it + 1) as f64));
             bar.inc(1);
-            if let Some(c) = ckpt.filter(|c| c.stop.is_some_and(|s| s.load(Ordering::SeqCst))) {
-                if it + 1 < iters {
-                    checkpoint::save(c.id, c.out, &model, state(&model, epoch, it + 1, sum, lr, &epochs))?;
-                    bail!(Interrupted { epoch: epoch + 1, iteration: it + 1 });
-                }
+            if let Some(c) = stopping(ckpt).filter(|_| it + 1 < iters) {
+                let at = Start { epoch, iteration: it + 1, loss_sum: sum, lr_head: lr, epochs: epochs.clone() };
+                checkpoint::save(c.id, c.out, &model, state(&model, ckpt, &at))?;
+                bail!(Interrupted { epoch: epoch + 1, iteration: it + 1 });
             }
             Ok(())
         })?;
@@ -176,26 +217,13 @@ pub fn train(
             lr_head: lr,
             seconds: started.elapsed().as_secs_f64(),
         };
-        let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.2}"));
-        log(format!(
-            "epoch {}/{}: loss {:.4}, mAP@class {}, mAP@sample {}, {:.1} s{}",
-            e.epoch,
-            recipe.epochs,
-            e.train_loss,
-            f(e.map_class),
-            f(e.map_sample),
-            e.seconds,
-            if model.skipped > 0 {
-                format!(", {} step(s) skipped for inf/NaN gradients", model.skipped)
-            } else {
-                String::new()
-            }
-        ));
+        log(epoch_line(&e, recipe.epochs, model.skipped));
         epochs.push(e);
         if let Some(c) = ckpt.filter(|_| epoch + 1 < recipe.epochs) {
-            checkpoint::save(c.id, c.out, &model, state(&model, epoch + 1, 0, 0.0, o.lr_head, &epochs))?;
+            let at = Start { epoch: epoch + 1, iteration: 0, loss_sum: 0.0, lr_head, epochs: epochs.clone() };
+            checkpoint::save(c.id, c.out, &model, state(&model, ckpt, &at))?;
             // A signal during the last iteration or the evaluation stops here, after the epoch's checkpoint.
-            if c.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            if stopping(ckpt).is_some() {
                 bail!(Interrupted { epoch: epoch + 1, iteration: iters });
             }
         }

@@ -1,69 +1,51 @@
 //! `twoway status`: what a results folder holds, while its grid runs (any number of processes, SLURM
 //! tasks) or after: finished cells by dataset and backbone with the wall time per backbone, and the cells
-//! running (live claims: host, pid, heartbeat), partial (a checkpoint, nobody on it) or failed.
+//! running (live leases: host, pid, heartbeat), partial (a checkpoint, nobody on it) or failed (with the
+//! error of their failure record). The folder is walked once; file kinds come from [`crate::layout`].
+//! Tested in `tests/cli_cells.rs` and `tests/paper_smoke.rs`.
 
-use crate::results::{self, ResultFile};
+use super::lease;
+use crate::layout::{Failure, FileKind, PLOTS};
+use crate::results::ResultFile;
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use twoway_spec::{Backbone, Dataset};
 
-/// Every file under `out` (folder, file name), skipping `plots/` and hidden folders (workers' logs).
-fn files(out: &Path) -> Vec<(PathBuf, String)> {
-    let mut found = Vec::new();
+/// The cell files under `out` by kind, as (cell folder, file name), sorted; `plots/` and hidden folders
+/// (the workers' logs) are skipped.
+fn walk(out: &Path) -> BTreeMap<FileKind, Vec<(PathBuf, String)>> {
+    let mut found: BTreeMap<FileKind, Vec<(PathBuf, String)>> = BTreeMap::new();
     let mut stack = vec![out.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             if e.path().is_dir() {
-                if name != "plots" && !name.starts_with('.') {
+                if name != PLOTS && !name.starts_with('.') {
                     stack.push(e.path());
                 }
-            } else {
-                found.push((dir.clone(), name));
+            } else if let Some(kind) = FileKind::of(&name) {
+                found.entry(kind).or_default().push((dir.clone(), name));
             }
         }
-    }
-    found
-}
-
-/// Claims, checkpoints and failure records under `out`: (cell folder, file name) by kind.
-fn markers(out: &Path) -> BTreeMap<&'static str, Vec<(PathBuf, String)>> {
-    let mut found: BTreeMap<&'static str, Vec<(PathBuf, String)>> = BTreeMap::new();
-    for (dir, name) in files(out) {
-        let kind = if name.ends_with(".claim") {
-            "claim"
-        } else if name.ends_with(".ckpt.json") {
-            "checkpoint"
-        } else if name.ends_with(".failed") {
-            "failed"
-        } else {
-            continue;
-        };
-        found.entry(kind).or_default().push((dir, name));
     }
     found.values_mut().for_each(|v| v.sort());
     found
 }
 
-/// The summary of the results under `out` (`lease`: how old a heartbeat of another host may be).
-pub fn report(out: &Path, lease: std::time::Duration) -> Result<String> {
-    if !out.is_dir() {
-        anyhow::bail!("{}: no such results folder", out.display());
-    }
-    let all: Vec<(PathBuf, ResultFile)> = if has_results(out) { results::load_dir(out)? } else { Vec::new() };
+/// The finished cells: count and wall time per backbone, count per dataset and backbone.
+fn finished(o: &mut String, out: &Path, all: &[ResultFile]) {
     let mut by_pair: BTreeMap<(Dataset, Backbone), usize> = BTreeMap::new();
     let mut by_backbone: BTreeMap<Backbone, (usize, f64)> = BTreeMap::new();
-    for (_, r) in &all {
+    for r in all {
         *by_pair.entry((r.cell.dataset, r.cell.backbone)).or_default() += 1;
         let e = by_backbone.entry(r.cell.backbone).or_default();
         e.0 += 1;
         e.1 += r.wall_seconds;
     }
-    let mut o = String::new();
-    let total: f64 = all.iter().map(|(_, r)| r.wall_seconds).sum();
+    let total: f64 = all.iter().map(|r| r.wall_seconds).sum();
     let _ = writeln!(o, "{}: {} finished cell(s), {:.0} s of training and evaluation", out.display(), all.len(), total);
     let _ = writeln!(o, "| backbone | cells | wall time | per cell |");
     let _ = writeln!(o, "|---|---:|---:|---:|");
@@ -74,35 +56,55 @@ pub fn report(out: &Path, lease: std::time::Duration) -> Result<String> {
     for ((d, b), n) in &by_pair {
         let _ = writeln!(o, "  {}/{}: {n}", d.label(), b.label());
     }
-    let found = markers(out);
-    let cell = |dir: &Path, name: &str| {
-        let seed = name.split('.').next().unwrap_or(name);
-        format!("{}/{seed}", dir.strip_prefix(out).unwrap_or(dir).display())
-    };
-    let mut running = Vec::new();
-    let mut stale = Vec::new();
-    for (dir, name) in found.get("claim").into_iter().flatten() {
-        match crate::claim::read(&dir.join(name)) {
+}
+
+/// The lines of the leases: (live ones, stale ones).
+fn leases(
+    files: &[(PathBuf, String)],
+    cell: impl Fn(&Path, &str) -> String,
+    lease: std::time::Duration,
+) -> (Vec<String>, Vec<String>) {
+    let (mut running, mut stale) = (Vec::new(), Vec::new());
+    let now = crate::host::now();
+    for (dir, name) in files {
+        match lease::read(&dir.join(name)) {
             Some(h) => match h.stale(lease) {
                 None => running.push(format!(
                     "  {}: {}, heartbeat {:.0} s ago, started {:.0} s ago",
                     cell(dir, name),
                     h.describe(),
-                    crate::claim::now() - h.heartbeat,
-                    crate::claim::now() - h.started
+                    now - h.heartbeat,
+                    now - h.started
                 )),
                 Some(why) => stale.push(format!("  {}: claim of {} is stale ({why})", cell(dir, name), h.describe())),
             },
             None => running.push(format!("  {}: claim being written", cell(dir, name))),
         }
     }
+    (running, stale)
+}
+
+/// The summary of the results under `out` (`lease`: how old a heartbeat of another host may be).
+pub fn report(out: &Path, lease: std::time::Duration) -> Result<String> {
+    if !out.is_dir() {
+        anyhow::bail!("{}: no such results folder", out.display());
+    }
+    let found = walk(out);
+    let none = Vec::new();
+    let of = |k: FileKind| found.get(&k).unwrap_or(&none);
+    let all: Vec<ResultFile> =
+        of(FileKind::Result).iter().map(|(d, n)| ResultFile::read(&d.join(n))).collect::<Result<_>>()?;
+    let mut o = String::new();
+    finished(&mut o, out, &all);
+    let cell = |dir: &Path, name: &str| {
+        let seed = name.split('.').next().unwrap_or(name);
+        format!("{}/{seed}", dir.strip_prefix(out).unwrap_or(dir).display())
+    };
+    let (running, stale) = leases(of(FileKind::Claim), cell, lease);
     let _ = writeln!(o, "running: {}", running.len());
-    o.extend(running.iter().map(|l| format!("{l}\n")));
-    o.extend(stale.iter().map(|l| format!("{l}\n")));
-    let partial: Vec<String> = found
-        .get("checkpoint")
-        .into_iter()
-        .flatten()
+    o.extend(running.iter().chain(&stale).map(|l| format!("{l}\n")));
+    let partial: Vec<String> = of(FileKind::Checkpoint)
+        .iter()
         .map(|(dir, name)| {
             let state: Option<serde_json::Value> =
                 std::fs::read(dir.join(name)).ok().and_then(|b| serde_json::from_slice(&b).ok());
@@ -114,24 +116,13 @@ pub fn report(out: &Path, lease: std::time::Duration) -> Result<String> {
         .collect();
     let _ = writeln!(o, "with a checkpoint (partial, or running): {}", partial.len());
     o.extend(partial.iter().map(|l| format!("{l}\n")));
-    let failed: Vec<String> = found
-        .get("failed")
-        .into_iter()
-        .flatten()
+    let failed: Vec<String> = of(FileKind::Failed)
+        .iter()
         .map(|(dir, name)| {
-            let error = std::fs::read(dir.join(name))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .and_then(|v| v["error"].as_str().map(String::from))
-                .unwrap_or_default();
-            format!("  {}: {error}", cell(dir, name))
+            format!("  {}: {}", cell(dir, name), Failure::read_error(&dir.join(name)).unwrap_or_default())
         })
         .collect();
     let _ = writeln!(o, "failed: {}", failed.len());
     o.extend(failed.iter().map(|l| format!("{l}\n")));
     Ok(o)
-}
-
-fn has_results(out: &Path) -> bool {
-    files(out).iter().any(|(_, name)| name.starts_with("seed") && name.ends_with(".json") && !name.contains(".ckpt"))
 }

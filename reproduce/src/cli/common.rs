@@ -1,0 +1,76 @@
+//! What the commands share: one output-format enum, one dtype enum, the table formats, and the error of a
+//! command that needs libtorch in the torch-free build.
+
+/// Text for people, JSON for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// The floating-point kind a tch computation runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dtype {
+    F64,
+    F32,
+    F16,
+    Bf16,
+}
+
+impl Dtype {
+    #[cfg(feature = "torch")]
+    pub fn kind(self) -> tch::Kind {
+        match self {
+            Dtype::F64 => tch::Kind::Double,
+            Dtype::F32 => tch::Kind::Float,
+            Dtype::F16 => tch::Kind::Half,
+            Dtype::Bf16 => tch::Kind::BFloat16,
+        }
+    }
+
+    /// Its name on the command line (`f64`, `f32`, `f16`, `bf16`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F64 => "f64",
+            Dtype::F32 => "f32",
+            Dtype::F16 => "f16",
+            Dtype::Bf16 => "bf16",
+        }
+    }
+}
+
+/// Output format of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableFormat {
+    Md,
+    Csv,
+    Json,
+    Latex,
+}
+
+impl From<TableFormat> for crate::report::table::Format {
+    fn from(f: TableFormat) -> Self {
+        use crate::report::table::Format;
+        match f {
+            TableFormat::Md => Format::Md,
+            TableFormat::Csv => Format::Csv,
+            TableFormat::Json => Format::Json,
+            TableFormat::Latex => Format::Latex,
+        }
+    }
+}
+
+/// The error of a command that needs libtorch, in the build without it.
+#[cfg(not(feature = "torch"))]
+pub fn needs_torch(command: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`{command}` needs libtorch, and this twoway was built without it (--no-default-features): build the \
+         full twoway with `make build` (or `cargo build --release`) to train, run backbones or use the tch backend"
+    )
+}
+
+/// Writes a JSON value, pretty, with a newline.
+pub fn print_json(out: &mut dyn std::io::Write, v: &impl serde::Serialize) -> anyhow::Result<()> {
+    writeln!(out, "{}", serde_json::to_string_pretty(v)?)?;
+    Ok(())
+}

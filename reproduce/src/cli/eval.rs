@@ -1,0 +1,145 @@
+//! `twoway eval`: a loss and its gradient on given logits and targets, by the reference or the tch twin.
+
+use super::common::{print_json, Dtype, OutputFormat};
+use crate::device::DeviceName;
+use crate::loss::{self, describe, Implementation};
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::path::PathBuf;
+use twoway_reference::AnyLoss;
+use twoway_spec::{Loss, LossParams, Mask, Reduction, Way};
+
+/// Which implementation computes the loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// The pure-Rust reference (f64).
+    Reference,
+    /// The tch (libtorch) implementation, on `--device` in `--dtype`.
+    Tch,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    #[arg(long, value_enum)]
+    pub loss: Loss,
+    /// Way of the set-based losses (twoway, softmax).
+    #[arg(long, value_enum)]
+    pub way: Option<Way>,
+    /// Positive temperature Tp of the two-way loss (default 4).
+    #[arg(long, allow_negative_numbers = true)]
+    pub tp: Option<f64>,
+    /// Negative temperature Tn of the two-way loss (default 1).
+    #[arg(long, allow_negative_numbers = true)]
+    pub tn: Option<f64>,
+    /// Masking of the two-way loss: exact (-inf) or official (the release's -100 offset).
+    #[arg(long, value_enum)]
+    pub mask: Option<Mask>,
+    /// Reduction of the element-wise losses (bce, focal, asl).
+    #[arg(long, value_enum)]
+    pub reduction: Option<Reduction>,
+    /// Focal: focusing exponent.
+    #[arg(long, allow_negative_numbers = true)]
+    pub gamma: Option<f64>,
+    /// Focal: weight of the positives.
+    #[arg(long, allow_negative_numbers = true)]
+    pub alpha: Option<f64>,
+    /// ASL: negative focusing exponent.
+    #[arg(long, allow_negative_numbers = true)]
+    pub gamma_neg: Option<f64>,
+    /// ASL: positive focusing exponent.
+    #[arg(long, allow_negative_numbers = true)]
+    pub gamma_pos: Option<f64>,
+    /// ASL: probability margin of the negatives.
+    #[arg(long, allow_negative_numbers = true)]
+    pub clip: Option<f64>,
+    /// ASL: clamp inside the logs.
+    #[arg(long, allow_negative_numbers = true)]
+    pub eps: Option<f64>,
+    /// ASL: differentiate the focusing weight.
+    #[arg(long)]
+    pub focus_grad: Option<bool>,
+    /// Logits, samples x classes (.npy or .json).
+    #[arg(long)]
+    pub logits: PathBuf,
+    /// Targets of the same shape: 1 positive, 0 negative, -1 unknown (.npy or .json).
+    #[arg(long)]
+    pub targets: PathBuf,
+    /// Write the gradient with respect to the logits here (f64 .npy, the logits' shape).
+    #[arg(long)]
+    pub grad_out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "reference")]
+    pub backend: Backend,
+    /// The kind the tch backend computes in (default f32; the reference is always f64).
+    #[arg(long, value_enum)]
+    pub dtype: Option<Dtype>,
+    /// The device of the tch backend: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceName,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+}
+
+impl EvalArgs {
+    pub fn params(&self) -> LossParams {
+        LossParams {
+            tp: self.tp,
+            tn: self.tn,
+            way: self.way,
+            mask: self.mask,
+            reduction: self.reduction,
+            gamma: self.gamma,
+            alpha: self.alpha,
+            gamma_neg: self.gamma_neg,
+            gamma_pos: self.gamma_pos,
+            clip: self.clip,
+            eps: self.eps,
+            focus_grad: self.focus_grad,
+        }
+    }
+
+    /// The implementation the flags ask for, and its description.
+    fn implementation(&self) -> Result<(Implementation, String)> {
+        match self.backend {
+            Backend::Reference => {
+                if self.dtype.is_some_and(|d| d != Dtype::F64) {
+                    anyhow::bail!("the reference computes in f64 only; --dtype needs --backend tch");
+                }
+                Ok((Implementation::Reference, "reference (f64)".to_string()))
+            }
+            #[cfg(feature = "torch")]
+            Backend::Tch => {
+                let dtype = self.dtype.unwrap_or(Dtype::F32);
+                let device = self.device.resolve()?;
+                let name = format!("tch ({}, {})", dtype.name(), self.device);
+                Ok((Implementation::Tch { kind: dtype.kind(), device }, name))
+            }
+            #[cfg(not(feature = "torch"))]
+            Backend::Tch => Err(super::common::needs_torch("twoway eval --backend tch")),
+        }
+    }
+
+    pub fn exec(self, out: &mut dyn Write) -> Result<()> {
+        let loss = AnyLoss::from_params(self.loss, &self.params()).context("invalid loss parameters")?;
+        let (implementation, backend) = self.implementation()?;
+        let c = loss::compute(&loss, &self.logits, &self.targets, implementation)?;
+        if let Some(path) = &self.grad_out {
+            crate::io::write_npy(path, &c.grad)?;
+        }
+        let (rows, cols) = c.shape;
+        match self.format {
+            OutputFormat::Text => writeln!(out, "{} on {rows}x{cols} [{backend}]: {:.12}", describe(&loss), c.value)?,
+            OutputFormat::Json => print_json(
+                out,
+                &serde_json::json!({
+                    "loss": loss.kind(),
+                    "config": describe(&loss),
+                    "backend": backend,
+                    "shape": [rows, cols],
+                    "value": c.value,
+                    "grad_out": self.grad_out.as_ref().map(|p| p.display().to_string()),
+                }),
+            )?,
+        }
+        Ok(())
+    }
+}

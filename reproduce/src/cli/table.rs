@@ -1,0 +1,48 @@
+//! `twoway table`: the paper's results table, published beside reproduced.
+
+use super::common::TableFormat;
+use crate::report::table::{self, Tables};
+use crate::results;
+use anyhow::Result;
+use std::io::Write;
+use std::path::PathBuf;
+use twoway_spec::{Dataset, Spec};
+
+#[derive(clap::Args, Debug)]
+pub struct TableArgs {
+    /// Render the ways ablation instead of the main table.
+    #[arg(long)]
+    pub ways: bool,
+    /// Both tables: every cell once (a CSV of it is a complete baseline for `twoway diff`).
+    #[arg(long, conflicts_with = "ways")]
+    pub all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: TableFormat,
+    /// A results folder (of `twoway run`): fills the reproduced and delta columns.
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// Only these datasets' rows (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub datasets: Vec<Dataset>,
+}
+
+impl TableArgs {
+    pub fn exec(self, spec: &Spec, out: &mut dyn Write) -> Result<()> {
+        let which = match (self.all, self.ways) {
+            (true, _) => Tables::All,
+            (false, true) => Tables::Ways,
+            (false, false) => Tables::Main,
+        };
+        let (cells, numerics) = match &self.results {
+            Some(d) => {
+                let all = results::load_dir(d)?;
+                (results::summarize(&all), results::fingerprints(&all))
+            }
+            None => Default::default(),
+        };
+        let models = table::select(spec, which, &cells, &self.datasets)?;
+        out.write_all(table::render(&models, self.format.into(), &numerics)?.as_bytes())?;
+        Ok(())
+    }
+}
