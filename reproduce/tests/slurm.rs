@@ -2,7 +2,8 @@
 //! slurmd on this machine, CPU only) that tools/slurm_local.sh configures and starts, installing the
 //! packages when they are absent (as root, as CI runs). The embedded CI grid runs as a job array and its
 //! results equal a local run's; an array task cancelled mid-cell (SLURM's SIGTERM) and submitted again
-//! continues from its checkpoint to the same numbers.
+//! continues from its checkpoint to the same numbers. Without a cluster: the scripts are those of earlier
+//! versions, and the run-only flags of `twoway run` are refused.
 #![cfg(feature = "torch")]
 
 mod common;
@@ -168,4 +169,103 @@ fn a_grid_runs_as_a_slurm_array_and_a_cancelled_task_resumes() {
     let log = std::fs::read_to_string(out2.join("embedded/tiny/twoway-both/seed0.log")).unwrap();
     assert!(log.contains("resumed from the checkpoint"), "{log}");
     assert_eq!(numbers(&result), numbers(&whole.join("embedded/tiny/twoway-both/seed0.json")));
+}
+
+/// The scripts of an earlier twoway for these flags (as it wrote them; `{exe}`, `{out}` and `{root}` stand
+/// for the binary, the results folder and the data root): `twoway slurm` must keep writing them, so that
+/// the scripts and habits of its users stay valid.
+const CELLS_SCRIPT: &str = r#"#!/bin/bash
+#SBATCH --job-name=twoway-embedded-ci
+#SBATCH --partition=p
+#SBATCH --time=1:00:00
+#SBATCH --array=0-3%2
+#SBATCH --cpus-per-task=1
+#SBATCH --gpus-per-task=1
+#SBATCH --output={out}/slurm/logs/%A_%a.out
+#SBATCH --requeue
+#SBATCH --signal=B:USR1@120
+# One cell of the grid per array task; SIGTERM (pre-emption) or SIGUSR1 (120 s before the time limit)
+# makes twoway write a checkpoint, and the requeued task resumes from it.
+exec {exe} run --grid embedded-ci --set epochs=2 --losses bce,twoway --seeds 0,1 --out {out} --data-root {root} --lease 300 --keep-checkpoints --cell "$SLURM_ARRAY_TASK_ID" --resume --threads 1 --device cuda
+"#;
+
+const COLLECT_SCRIPT: &str = r#"#!/bin/bash
+#SBATCH --job-name=twoway-embedded-ci
+#SBATCH --partition=p
+#SBATCH --time=1:00:00
+#SBATCH --cpus-per-task=1
+#SBATCH --output={out}/slurm/logs/collect-%j.out
+# After the array (whatever its outcome): the table, the claims, the plots and the status.
+set -u
+{exe} status --out {out} > {out}/status.txt
+{exe} table --all --results {out} > {out}/table.md && \
+  {exe} table --all --results {out} --format csv > {out}/table.csv && \
+  {exe} claims --results {out} > {out}/claims.txt && \
+  {exe} plots --results {out} > /dev/null
+"#;
+
+/// Without a cluster: `twoway slurm` writes the same scripts as before for its own flags, and each of
+/// `twoway run`'s run-only flags is an error (exit 2) that names the flag, with nothing written.
+#[test]
+fn slurm_writes_the_same_scripts_and_refuses_run_only_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, out) = (data_root(), tmp.path().join("o1"));
+    let (r, o) = (root.to_str().unwrap(), out.to_str().unwrap());
+    let own = [
+        "slurm",
+        "--grid",
+        "embedded-ci",
+        "--out",
+        o,
+        "--data-root",
+        r,
+        "--cpus-per-task",
+        "1",
+        "--set",
+        "epochs=2",
+        "--losses",
+        "bce,twoway",
+        "--seeds",
+        "0,1",
+        "--lease",
+        "300",
+        "--keep-checkpoints",
+        "--partition",
+        "p",
+        "--time",
+        "1:00:00",
+        "--array-limit",
+        "2",
+        "--gpus-per-task",
+        "1",
+    ];
+    let (code, stdout, err) = twoway(&own);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("4 unfinished cell(s) of 4 as array tasks 0-3"), "{stdout}");
+    let fill = |t: &str| t.replace("{exe}", env!("CARGO_BIN_EXE_twoway")).replace("{out}", o).replace("{root}", r);
+    let read = |name: &str| std::fs::read_to_string(out.join("slurm").join(name)).unwrap();
+    assert_eq!(read("cells.sbatch"), fill(CELLS_SCRIPT));
+    assert_eq!(read("collect.sbatch"), fill(COLLECT_SCRIPT));
+    let run_only: [(&str, Option<&str>); 11] = [
+        ("--shard", Some("0/2")),
+        ("--cell", Some("0")),
+        ("--workers", Some("2")),
+        ("--devices", Some("cpu")),
+        ("--list-cells", None),
+        ("--data-workers", Some("2")),
+        ("--keep-going", None),
+        ("--device", Some("cpu")),
+        ("--threads", Some("2")),
+        ("--resume", None),
+        ("--format", Some("json")),
+    ];
+    for (flag, value) in run_only {
+        let out2 = tmp.path().join("o2");
+        let mut args = vec!["slurm", "--grid", "embedded-ci", "--out", out2.to_str().unwrap(), "--data-root", r, flag];
+        args.extend(value);
+        let (code, _, err) = twoway(&args);
+        assert_eq!(code, 2, "{flag}: {err}");
+        assert!(err.contains(&format!("'{flag}'")), "{flag}: {err}");
+        assert!(!out2.exists(), "{flag}: {} was written", out2.display());
+    }
 }

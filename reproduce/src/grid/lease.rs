@@ -1,5 +1,6 @@
-//! Leases on cells (the files `seed<k>.claim`), so that any number of `twoway run` processes (one machine, several, SLURM
-//! array tasks on a shared file system) can work on one results folder and train each cell once.
+//! Leases on cells (the files `seed<k>.claim`), so that any number of `twoway run` processes (one machine,
+//! several, SLURM array tasks on a shared file system) can work on one results folder and train each cell
+//! once.
 //!
 //! Before training a cell a process creates `seed<k>.claim` in the cell's folder with create-new (atomic on
 //! local and NFSv3+ file systems), holding its host, pid, start time and a heartbeat it refreshes every

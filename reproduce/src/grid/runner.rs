@@ -42,8 +42,8 @@ pub fn console_attended() -> bool {
 pub enum Outcome {
     /// Its result was there when the run started.
     Kept,
-    /// Another live process holds it.
-    Elsewhere,
+    /// Another live process holds it (host and pid).
+    Elsewhere(String),
     /// Another process finished it since the plan was made.
     FinishedElsewhere,
     /// Trained here and published (`false`: another run published it first, its result is kept).
@@ -136,17 +136,17 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Runs cell `p` unless it is finished or held elsewhere: lease, train, publish, release. A failure is an
-    /// error, or with `--keep-going` an [`Outcome::Failed`]; either way its record is written (unless a
-    /// signal stopped it, with a checkpoint).
-    pub fn run_cell(&mut self, p: &Planned) -> Result<Outcome> {
+    /// Runs cell `p` (`head`: its line prefix) unless it is finished or held elsewhere: lease, train,
+    /// publish, release. A failure is an error, or with `--keep-going` an [`Outcome::Failed`]; either way its
+    /// record is written (unless a signal stopped it, with a checkpoint).
+    pub fn run_cell(&mut self, p: &Planned, head: &str) -> Result<Outcome> {
         let (id, out) = (&p.id, &self.req.out);
         if p.done {
             return Ok(Outcome::Kept);
         }
         let dir = id.dir(out);
         let lease = match lease::acquire(&dir, id.seed, self.req.lease, &mut |l| self.say(l))? {
-            Acquired::Held(_) => return Ok(Outcome::Elsewhere),
+            Acquired::Held(h) => return Ok(Outcome::Elsewhere(h.describe())),
             Acquired::Claimed(c) => c,
         };
         // Finished by another process since the plan was made?
@@ -195,7 +195,7 @@ impl<'a> Session<'a> {
             if published { "" } else { "; another run published this cell first, its result is kept" }
         );
         log_line(&log, &format!("finished: {line}"));
-        self.say(format!("{}: {line}", p.id.label()));
+        self.say(format!("{head}: {line}"));
         Ok(Outcome::Trained { published })
     }
 
@@ -272,7 +272,7 @@ impl<'a> Session<'a> {
     pub fn finish(self, outcomes: &[(String, Outcome)]) -> Result<String> {
         self.grid_bar.finish_and_clear();
         let out = &self.req.out;
-        let elsewhere = outcomes.iter().filter(|o| o.1 == Outcome::Elsewhere).count();
+        let elsewhere = outcomes.iter().filter(|o| matches!(o.1, Outcome::Elsewhere(_))).count();
         if elsewhere > 0 {
             self.say(format!(
                 "{elsewhere} cell(s) were running in other processes; `twoway status --out {}` follows them",
@@ -314,10 +314,10 @@ pub fn run_here(
     let mut outcomes = Vec::new();
     for (k, p) in chosen.iter().enumerate() {
         let head = format!("[{}/{}] {}", k + 1, chosen.len(), p.id.label());
-        let outcome = session.run_cell(p)?;
+        let outcome = session.run_cell(p, &head)?;
         match &outcome {
             Outcome::Kept => session.say(format!("{head}: finished earlier, kept")),
-            Outcome::Elsewhere => session.say(format!("{head}: running in another process, skipped")),
+            Outcome::Elsewhere(holder) => session.say(format!("{head}: running in {holder}, skipped")),
             Outcome::FinishedElsewhere => session.say(format!("{head}: finished by another run, kept")),
             Outcome::Failed(e) => session.say(format!("{head}: failed: {e}")),
             Outcome::Trained { .. } => {}
