@@ -2,7 +2,7 @@
 
 use crate::error::SpecError;
 use crate::load::parse;
-use crate::{Numerics, Source};
+use crate::{Mask, Numerics, Source};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35,6 +35,51 @@ pub struct Recipe {
     /// out of the serialised recipe when native, so native configurations hash as before the key existed.
     #[serde(default, skip_serializing_if = "Numerics::is_native")]
     pub numerics: Numerics,
+    /// Which training samples meet in which batch: `shuffle` (the default) draws a new order every epoch
+    /// from the run's seed; `release` is the release's `DistributedSampler` (see [`DataOrder`]).
+    #[serde(default, skip_serializing_if = "DataOrder::is_shuffle")]
+    pub data_order: DataOrder,
+    /// The seed of the release order's permutation and of the padded evaluation: the release's samplers
+    /// keep their default seed 0, whatever the run's seed is.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sampler_seed: u64,
+    /// The two-way loss's masking for the cells whose grid does not set it (the release masks with -100:
+    /// `official`); unset, the loss's own default (`exact`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<Mask>,
+    /// Evaluate as the release's padded `DistributedSampler` does: the eval split padded to a multiple of
+    /// `replicas` by repeating the head of the sampler's permutation, so up to `replicas - 1` images count
+    /// twice in mAP.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub eval_padding: bool,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+
+/// The order of a run's training samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataOrder {
+    /// A permutation of the train split per (seed, epoch), cut into batches of `batch_size`.
+    #[default]
+    Shuffle,
+    /// The release's `DistributedSampler(train_dataset)` with its defaults and `set_epoch` never called:
+    /// one permutation of the dataset's index order (`randperm(N)` from a generator seeded `sampler_seed`),
+    /// padded by repeating its head to a multiple of `replicas`, replica r taking every `replicas`-th index
+    /// from r, each replica batched by `batch_size / replicas` with drop_last; the same batches every epoch.
+    Release,
+}
+
+impl DataOrder {
+    pub fn is_shuffle(&self) -> bool {
+        *self == DataOrder::Shuffle
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -75,6 +120,27 @@ pub enum SchedulePer {
 pub struct Schedule {
     pub kind: ScheduleKind,
     pub per: SchedulePer,
+    /// The steps an epoch counts for the schedule's length (see [`StepsPerEpoch`]).
+    #[serde(default, skip_serializing_if = "StepsPerEpoch::is_run")]
+    pub steps_per_epoch: StepsPerEpoch,
+}
+
+/// How many steps an epoch counts in the cosine's length T = epochs x steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepsPerEpoch {
+    /// The iterations an epoch runs: the factor reaches 0 at the last step.
+    #[default]
+    Run,
+    /// ceil(N / batch_size) for a train split of N samples, as the release computes `train_len`; with
+    /// drop_last per replica fewer steps run, and the factor never reaches 0.
+    Ceil,
+}
+
+impl StepsPerEpoch {
+    pub fn is_run(&self) -> bool {
+        *self == StepsPerEpoch::Run
+    }
 }
 
 /// The rule that picks the parameters trained at `lr_head`.
@@ -110,6 +176,30 @@ pub struct LossScaling {
     pub growth_factor: f64,
     pub backoff_factor: f64,
     pub growth_interval: u32,
+    /// `run` (the default): one scaler for the whole run; `epoch`: a new one at every epoch's start, as the
+    /// release builds a new `GradScaler()` in every call of its `train` (the scale restarts at init_scale).
+    #[serde(default, skip_serializing_if = "ScalerLifetime::is_run")]
+    pub lifetime: ScalerLifetime,
+    /// Each replica back-propagates its loss times the whole scale and the summed gradients are divided by
+    /// the replica count, as DDP averages the replicas' scaled gradients (`false`: each replica's loss is
+    /// scaled by scale / replicas; the same in exact arithmetic, not in f16's range).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub per_replica: bool,
+}
+
+/// How long a loss scaler lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScalerLifetime {
+    #[default]
+    Run,
+    Epoch,
+}
+
+impl ScalerLifetime {
+    pub fn is_run(&self) -> bool {
+        *self == ScalerLifetime::Run
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -126,6 +216,25 @@ pub struct Precision {
     /// Dynamic loss scaling, when set (used on CUDA with an f16 forward pass; without effect otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_scaling: Option<LossScaling>,
+    /// The kind of the evaluation's forward pass: `forward` (the default) as in training, `f32` without
+    /// autocast (the release's `validate` runs under `no_grad` only).
+    #[serde(default, skip_serializing_if = "EvalPrecision::is_forward")]
+    pub eval: EvalPrecision,
+}
+
+/// The evaluation's forward precision (on CUDA; on CPU it is always f32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvalPrecision {
+    #[default]
+    Forward,
+    F32,
+}
+
+impl EvalPrecision {
+    pub fn is_forward(&self) -> bool {
+        *self == EvalPrecision::Forward
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -224,6 +333,9 @@ impl Recipe {
         }
         if r.replicas == 0 || !r.batch_size.is_multiple_of(r.replicas) {
             return bad("replicas", "must be at least 1 and divide batch_size");
+        }
+        if r.data_order == DataOrder::Release && !r.drop_last {
+            return bad("data_order", "`release` batches each replica with drop_last: set drop_last: true");
         }
         if let Some(ls) = &r.precision.loss_scaling {
             let scale_ok = ls.init_scale.is_finite() && ls.init_scale > 0.0;

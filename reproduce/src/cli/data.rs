@@ -1,6 +1,7 @@
 //! `twoway data`: generate the embedded dataset or the format fixtures, and look into any dataset: its label
 //! matrix and sample ids, one sample as the loader sees it, a check that every image decodes, a summary.
 
+use super::common::OutputFormat;
 use crate::data::{self, data_root, load_split, sample_image, Split};
 use anyhow::{bail, Context, Result};
 use ndarray_npy::WriteNpyExt;
@@ -56,6 +57,26 @@ pub enum DataCommand {
         #[arg(long)]
         data_root: Option<PathBuf>,
     },
+    /// The batches of an epoch as each replica sees them (sample ids) under a recipe's data order, and the
+    /// samples the epoch never trains on.
+    Order {
+        #[command(flatten)]
+        which: Which,
+        /// A recipe of the spec or a recipe YAML file (its data_order, batch_size, replicas, sampler_seed).
+        #[arg(long, default_value = "release")]
+        recipe: String,
+        /// Override a recipe key (e.g. `batch_size=8`); repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// The epoch (0-based; the release order is the same every epoch).
+        #[arg(long, default_value_t = 0)]
+        epoch: usize,
+        /// The run's seed: the `shuffle` order's key (the release order uses the recipe's sampler_seed).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
     /// Samples, class frequencies, label cardinality, unknown fraction and dropped boxes of a dataset.
     Inspect {
         #[arg(long, value_enum, default_value = "embedded")]
@@ -109,6 +130,9 @@ impl DataCommand {
             DataCommand::Show { which, index, out: path } => show(spec, &which, index, &path, out)?,
             DataCommand::Check { dataset, split, data_root: r } => {
                 check(spec, dataset, &split, &data_root(r.as_deref()), out)?
+            }
+            DataCommand::Order { which, recipe, set, epoch, seed, format } => {
+                order(spec, &which, (&recipe, &set), (epoch, seed), format, out)?
             }
             DataCommand::Inspect { dataset, split, data_root: r } => {
                 let mut all = splits(spec, dataset, &split, &data_root(r.as_deref()))?;
@@ -198,6 +222,60 @@ fn check(
             failures.len(),
             if failures.len() > 20 { " (first 20 listed)" } else { "" }
         );
+    }
+    Ok(())
+}
+
+/// `twoway data order`: an epoch's batches by replica, as sample ids.
+fn order(
+    spec: &Spec,
+    which: &Which,
+    (recipe, set): (&str, &[String]),
+    (epoch, seed): (usize, u64),
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let recipe = crate::grid::plan::recipe(spec, recipe, set)?;
+    let root = data_root(which.data_root.as_deref());
+    let s = load_split(spec, which.dataset, &which.split, &root, true)?;
+    // Training cuts the train split to the recipe's limit first.
+    let s = match recipe.max_train_samples {
+        Some(n) => s.truncate(n),
+        None => s,
+    };
+    let batches = crate::train::order::batches(&s, &recipe, seed, epoch);
+    let mut seen = vec![false; s.len()];
+    batches.iter().flatten().flatten().for_each(|&i| seen[i] = true);
+    let id = |i: &usize| s.samples[*i].id.clone();
+    let ids: Vec<Vec<Vec<String>>> =
+        batches.iter().map(|step| step.iter().map(|rep| rep.iter().map(id).collect()).collect()).collect();
+    let unused: Vec<String> = (0..s.len()).filter(|i| !seen[*i]).map(|i| id(&i)).collect();
+    match format {
+        OutputFormat::Json => super::common::print_json(
+            out,
+            &serde_json::json!({"epoch": epoch, "replicas": recipe.replicas, "batches": ids, "unused": unused}),
+        )?,
+        OutputFormat::Text => {
+            let order = serde_json::to_value(recipe.data_order)?;
+            writeln!(
+                out,
+                "{}/{}: {} samples, epoch {epoch}, data order {}, {} steps of {} replica(s); {} never trained on",
+                which.dataset,
+                s.name,
+                s.len(),
+                order.as_str().unwrap_or("?"),
+                ids.len(),
+                recipe.replicas,
+                unused.len()
+            )?;
+            for (k, step) in ids.iter().enumerate() {
+                let reps: Vec<String> = step.iter().map(|r| r.join(" ")).collect();
+                writeln!(out, "step {k}: {}", reps.join(" | "))?;
+            }
+            if !unused.is_empty() {
+                writeln!(out, "never trained on: {}", unused.join(" "))?;
+            }
+        }
     }
     Ok(())
 }

@@ -105,6 +105,10 @@ pub(crate) fn load(annotations: &[PathBuf], images: &Path) -> Result<Raw> {
                 if acc.classes != part.classes {
                     bail!("{}: its categories differ from those of {}", path.display(), annotations[0].display());
                 }
+                let offset = acc.samples.len();
+                let mut order = acc.index_order.take().unwrap_or_else(|| (0..offset).collect());
+                order.extend(part.index_order.iter().flatten().map(|i| i + offset));
+                acc.index_order = Some(order);
                 acc.samples.extend(part.samples);
                 acc.labels = ndarray::concatenate(ndarray::Axis(0), &[acc.labels.view(), part.labels.view()])?;
                 acc.dropped_unannotated += part.dropped_unannotated;
@@ -133,6 +137,7 @@ fn from_file(file: &ReadFile, path: &Path, images: &Path) -> Result<Raw> {
     }
     let mut full = Array2::<i8>::zeros((file.images.len(), file.categories.len()));
     let mut annotated = vec![false; file.images.len()];
+    let mut first_seen = Vec::new();
     for (k, a) in file.annotations.iter().enumerate() {
         let name = || a.id.map_or_else(|| format!("#{k}"), |id| id.to_string());
         let Some(&row) = image_index.get(&a.image_id) else {
@@ -152,9 +157,16 @@ fn from_file(file: &ReadFile, path: &Path, images: &Path) -> Result<Raw> {
             );
         };
         full[[row, col]] = 1;
+        if !annotated[row] {
+            first_seen.push(row);
+        }
         annotated[row] = true;
     }
     let keep: Vec<usize> = (0..file.images.len()).filter(|i| annotated[*i]).collect();
+    // The release's index order: the images in the order of their first annotation, as sample positions.
+    let mut position = vec![0; file.images.len()];
+    keep.iter().enumerate().for_each(|(k, &i)| position[i] = k);
+    let index_order = first_seen.iter().map(|&row| position[row]).collect();
     let samples = keep
         .iter()
         .map(|&i| {
@@ -169,6 +181,7 @@ fn from_file(file: &ReadFile, path: &Path, images: &Path) -> Result<Raw> {
         labels,
         images: images.to_path_buf(),
         dropped_unannotated: file.images.len() - keep.len(),
+        index_order: Some(index_order),
     })
 }
 

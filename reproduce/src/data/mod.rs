@@ -126,6 +126,11 @@ fn resolve(dataset: Dataset, split: &str, raw: Raw, progress: bool) -> Result<Sp
         samples.push(Sample { image: image.clone(), crop, id: id.clone() });
     }
     let labels = if keep.len() == raw.samples.len() { raw.labels } else { raw.labels.select(ndarray::Axis(0), &keep) };
+    // The index order of the kept samples (a dropped box leaves the order without it).
+    let mut position = vec![usize::MAX; raw.samples.len()];
+    keep.iter().enumerate().for_each(|(k, &i)| position[i] = k);
+    let order = raw.index_order.unwrap_or_else(|| (0..raw.samples.len()).collect());
+    let index_order = order.into_iter().map(|i| position[i]).filter(|k| *k != usize::MAX).collect();
     Ok(Split {
         dataset,
         name: split.to_string(),
@@ -135,6 +140,7 @@ fn resolve(dataset: Dataset, split: &str, raw: Raw, progress: bool) -> Result<Sp
         images: raw.images,
         dropped_unannotated: raw.dropped_unannotated,
         dropped_boxes,
+        index_order,
     })
 }
 

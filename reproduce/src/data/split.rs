@@ -57,6 +57,10 @@ pub struct Split {
     pub dropped_unannotated: usize,
     /// Ids of the boxes that were empty after clipping to their image, dropped.
     pub dropped_boxes: Vec<String>,
+    /// The samples in the order of the release's dataset index (what its sampler permutes): for MS-COCO
+    /// files the images in the order of their first annotation (`list(coco.imgToAnns.keys())`), for the
+    /// other formats the file order.
+    pub index_order: Vec<usize>,
 }
 
 impl Split {
@@ -68,11 +72,12 @@ impl Split {
         self.samples.is_empty()
     }
 
-    /// The first `n` samples (all when `n` is larger).
+    /// The first `n` samples (all when `n` is larger); the index order keeps theirs.
     pub fn truncate(mut self, n: usize) -> Split {
         let n = n.min(self.len());
         self.samples.truncate(n);
         self.labels = self.labels.slice(ndarray::s![..n, ..]).to_owned();
+        self.index_order.retain(|i| *i < n);
         self
     }
 }
@@ -85,6 +90,8 @@ pub(crate) struct Raw {
     pub labels: Array2<i8>,
     pub images: PathBuf,
     pub dropped_unannotated: usize,
+    /// The release's index order of the samples, when it is not their order (see [`Split::index_order`]).
+    pub index_order: Option<Vec<usize>>,
 }
 
 /// Joins a relative path from an annotation file onto `base`, refusing absolute paths and `..`.

@@ -99,5 +99,5 @@ pub(crate) fn load(dir: &Path, annotations: &[PathBuf], images: &Path) -> Result
         }
     }
     let labels = Array2::from_shape_vec((samples.len(), classes.len()), rows)?;
-    Ok(Raw { classes, samples, labels, images: images.to_path_buf(), dropped_unannotated: 0 })
+    Ok(Raw { classes, samples, labels, images: images.to_path_buf(), dropped_unannotated: 0, index_order: None })
 }

@@ -124,5 +124,5 @@ pub(crate) fn load(dir: &Path, annotations: &[PathBuf], images: &Path) -> Result
         labels.row_mut(i).assign(&ndarray::ArrayView1::from(&row));
         samples.push((image, None, id));
     }
-    Ok(Raw { classes, samples, labels, images: images.to_path_buf(), dropped_unannotated: 0 })
+    Ok(Raw { classes, samples, labels, images: images.to_path_buf(), dropped_unannotated: 0, index_order: None })
 }

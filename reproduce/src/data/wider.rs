@@ -93,5 +93,6 @@ pub(crate) fn load(annotations: &[PathBuf], images: &Path) -> Result<Raw> {
         labels,
         images: images.to_path_buf(),
         dropped_unannotated: 0,
+        index_order: None,
     })
 }

@@ -62,27 +62,33 @@ pub fn load_grid(spec: &Spec, name: &str) -> Result<Grid> {
 pub fn resolve(spec: &Spec, s: &Selection) -> Result<Resolved> {
     let grid = load_grid(spec, &s.grid)?;
     let name = s.recipe.clone().unwrap_or_else(|| grid.recipe.clone());
-    let mut recipe = match spec.recipes.get(&name) {
+    let mut recipe = recipe(spec, &name, &s.set)?;
+    if let Some(n) = s.numerics {
+        recipe.numerics = n;
+    }
+    Ok(Resolved { grid, recipe_name: name, base: recipe })
+}
+
+/// A recipe by name (of the spec's recipes) or file, with `KEY=VALUE` overrides applied in order.
+pub fn recipe(spec: &Spec, name: &str, set: &[String]) -> Result<Recipe> {
+    let mut recipe = match spec.recipes.get(name) {
         Some(r) => r.clone(),
-        None if Path::new(&name).is_file() => {
-            let text = std::fs::read_to_string(&name).with_context(|| format!("{name}: cannot read"))?;
-            twoway_spec::recipes::parse_recipe(&name, &text)?
+        None if Path::new(name).is_file() => {
+            let text = std::fs::read_to_string(name).with_context(|| format!("{name}: cannot read"))?;
+            twoway_spec::recipes::parse_recipe(name, &text)?
         }
         None => {
             let known: Vec<&str> = spec.recipes.keys().map(String::as_str).collect();
             bail!("unknown recipe `{name}`: not a recipe of the spec ({}) nor a file", known.join(", "));
         }
     };
-    for set in &s.set {
+    for set in set {
         let Some((key, value)) = set.split_once('=') else {
             bail!("--set `{set}`: expected KEY=VALUE, e.g. --set batch_size=256");
         };
         recipe = recipe.with_override(key.trim(), value.trim())?;
     }
-    if let Some(n) = s.numerics {
-        recipe.numerics = n;
-    }
-    Ok(Resolved { grid, recipe_name: name, base: recipe })
+    Ok(recipe)
 }
 
 /// The grid's cells that the selection's filters keep (its seeds replace the grid's); `--ways` is applied
@@ -171,6 +177,16 @@ pub fn cell_recipe(base: &Recipe, cell: &Cell) -> Result<Recipe> {
     Ok(r)
 }
 
+/// The cell's loss: the grid's parameters, the two-way loss's masking from the recipe (`mask`) where the
+/// grid does not set it.
+pub fn cell_loss(cell: &Cell, recipe: &Recipe) -> Result<AnyLoss> {
+    let mut params = cell.params.clone();
+    if cell.loss == twoway_spec::Loss::Twoway && params.mask.is_none() {
+        params.mask = recipe.mask;
+    }
+    Ok(AnyLoss::from_params(cell.loss, &params)?)
+}
+
 /// What `twoway run` and `twoway slurm` start from: the selected cells planned (see [`plan`]) after the
 /// data and weights they need were checked, with the data root and the weight files.
 #[cfg(feature = "torch")]
@@ -216,12 +232,12 @@ pub fn plan(
     let mut fingerprints: BTreeMap<Dataset, serde_json::Value> = BTreeMap::new();
     let mut out = Vec::new();
     for c in cells {
-        let loss = AnyLoss::from_params(c.loss, &c.params).with_context(|| format!("grid `{}`", r.selection.grid))?;
+        let recipe = cell_recipe(&resolved.base, c)?;
+        let loss = cell_loss(c, &recipe).with_context(|| format!("grid `{}`", r.selection.grid))?;
         // --ways filters the set-based losses (with their resolved way); the element-wise ones have none.
         if loss.way().is_some_and(|w| !r.selection.ways.is_empty() && !r.selection.ways.contains(&w)) {
             continue;
         }
-        let recipe = cell_recipe(&resolved.base, c)?;
         let id = CellId {
             dataset: c.dataset,
             backbone: c.backbone,
@@ -289,5 +305,26 @@ pub fn config_difference(old: &serde_json::Value, new: &serde_json::Value) -> St
     match walk(old, new, "") {
         Some(p) => format!("`{p}` changed"),
         None => "the configuration format changed".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_release_masks_the_two_way_loss_as_the_release_unless_the_grid_says() {
+        let spec = Spec::embedded();
+        let cells = grids::builtin("paper", spec).unwrap().unwrap().cells();
+        let twoway = cells.iter().find(|c| c.loss == twoway_spec::Loss::Twoway).unwrap();
+        let mask = |cell: &Cell, recipe: &str| match cell_loss(cell, &spec.recipes[recipe]).unwrap() {
+            AnyLoss::TwoWay(l) => l.mask,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(mask(twoway, "release"), twoway_spec::Mask::Official);
+        assert_eq!(mask(twoway, "embedded"), twoway_spec::Mask::Exact);
+        let mut exact = twoway.clone();
+        exact.params.mask = Some(twoway_spec::Mask::Exact);
+        assert_eq!(mask(&exact, "release"), twoway_spec::Mask::Exact);
     }
 }

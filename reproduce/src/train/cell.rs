@@ -9,8 +9,9 @@
 
 use super::checkpoint;
 use super::model::Model;
+use super::order::{epoch_order, eval_padding};
 use crate::data::pipeline::{self, Mode};
-use crate::data::transforms::{stream_key, EvalTf, TrainAug};
+use crate::data::transforms::{EvalTf, TrainAug};
 use crate::data::Split;
 use crate::results::CellId;
 pub use crate::results::{Epoch, Trained};
@@ -20,9 +21,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tch::{Device, Kind, Tensor};
 use twoway_gpu::{MultiLabelLoss, Validation};
-use twoway_reference::testing::Rng;
 use twoway_reference::{evaluate, AnyLoss, ApOptions};
-use twoway_spec::recipes::{Recipe, SchedulePer};
+use twoway_spec::recipes::{DataOrder, Recipe, SchedulePer, StepsPerEpoch};
 use twoway_spec::{Backbone, Spec};
 
 /// The cosine factor 0.5 (1 + cos(pi t / T)) at step t of T.
@@ -30,15 +30,35 @@ pub fn cosine(t: usize, total: usize) -> f64 {
     0.5 * (1.0 + (std::f64::consts::PI * t as f64 / total.max(1) as f64).cos())
 }
 
-/// A seeded permutation of 0..n (Fisher-Yates), one per (seed, epoch).
-pub fn shuffled(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
-    let mut rng = Rng::new(stream_key(seed, epoch, u64::MAX));
-    let mut v: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-        v.swap(i, j);
+/// The length of a cell's training: the steps an epoch runs, and the cosine's length T.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Steps {
+    pub per_epoch: usize,
+    pub schedule: usize,
+}
+
+impl Steps {
+    /// The steps of `recipe` on a train split of `n` samples: per epoch, the batches its data order gives
+    /// (the release's: each replica's ceil(n / replicas) samples batched with drop_last); the schedule's
+    /// length counts `per_epoch`, or ceil(n / batch_size) (`steps_per_epoch: ceil`), times the epochs.
+    pub fn of(recipe: &Recipe, n: usize) -> Steps {
+        let b = recipe.batch_size;
+        let per_epoch = match recipe.data_order {
+            DataOrder::Shuffle if recipe.drop_last => n / b,
+            DataOrder::Shuffle => n.div_ceil(b),
+            DataOrder::Release => n.div_ceil(recipe.replicas) / (b / recipe.replicas),
+        };
+        let counted = match recipe.schedule.steps_per_epoch {
+            StepsPerEpoch::Run => per_epoch,
+            StepsPerEpoch::Ceil => n.div_ceil(b),
+        };
+        Steps { per_epoch, schedule: counted * recipe.epochs }
     }
-    v
+
+    /// The learning-rate factor of iteration `it` of `epoch` (0-based): the cosine at the steps taken so far.
+    pub fn factor(&self, epoch: usize, it: usize) -> f64 {
+        cosine(epoch * self.per_epoch + it, self.schedule)
+    }
 }
 
 fn labels(split: &Split, idx: &[usize], device: Device) -> Tensor {
@@ -133,6 +153,23 @@ fn stopping<'a>(ckpt: Option<&'a Checkpoints<'a>>) -> Option<&'a Checkpoints<'a>
     ckpt.filter(|c| c.stop.is_some_and(|s| s.load(Ordering::SeqCst)))
 }
 
+/// mAP of the eval split's scores, with the rows of `padding` counted a second time (the release's padded
+/// evaluation sampler; empty: every sample once).
+fn evaluate_padded(
+    s: ndarray::Array2<f64>,
+    eval_split: &Split,
+    padding: &[usize],
+) -> Result<twoway_reference::MapReport> {
+    let y = eval_split.labels.mapv(f64::from);
+    if padding.is_empty() {
+        return Ok(evaluate(s.view(), y.view(), ApOptions::default())?);
+    }
+    let axis = ndarray::Axis(0);
+    let s = ndarray::concatenate(axis, &[s.view(), s.select(axis, padding).view()])?;
+    let y = ndarray::concatenate(axis, &[y.view(), y.select(axis, padding).view()])?;
+    Ok(evaluate(s.view(), y.view(), ApOptions::default())?)
+}
+
 /// The epoch's line in the cell's log.
 fn epoch_line(e: &Epoch, epochs: usize, skipped: usize) -> String {
     let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.2}"));
@@ -162,13 +199,17 @@ pub fn train(
     let (recipe, seed, device) = (job.recipe, job.seed, job.device);
     let b = recipe.batch_size;
     let n = train_split.len();
-    let iters = if recipe.drop_last { n / b } else { n.div_ceil(b) };
+    let steps = Steps::of(recipe, n);
+    let iters = steps.per_epoch;
     if iters == 0 {
         bail!("the train split has {n} samples, fewer than one batch of {b}");
     }
     if recipe.schedule.per != SchedulePer::Iteration {
         bail!("only per-iteration cosine schedules are implemented");
     }
+    // The release's order is the same every epoch.
+    let fixed = (recipe.data_order == DataOrder::Release).then(|| epoch_order(train_split, recipe, seed, 0));
+    let padding = if recipe.eval_padding { eval_padding(eval_split, recipe) } else { Vec::new() };
     let classes = train_split.labels.ncols();
     let mut model = Model::new(job.spec, recipe, job.backbone, classes, seed, job.weights, Kind::Float, device)
         .with_context(|| format!("backbone `{}`", job.backbone))?;
@@ -176,8 +217,7 @@ pub fn train(
     let first = start(&mut model, lr_head, ckpt, log)?;
     let criterion = MultiLabelLoss::new(*job.loss).validation(Validation::Shape);
     let (aug, tf) = (TrainAug::from_recipe(recipe), EvalTf::from_recipe(recipe));
-    let total = iters * recipe.epochs;
-    bar.set_length(total as u64);
+    bar.set_length((iters * recipe.epochs) as u64);
     bar.set_position((first.epoch * iters + first.iteration) as u64);
     let mut epochs = first.epochs.clone();
     for epoch in first.epoch..recipe.epochs {
@@ -185,12 +225,14 @@ pub fn train(
         let resumed = epoch == first.epoch;
         let begin = if resumed { first.iteration } else { 0 };
         let (mut sum, mut lr) = if resumed { (first.loss_sum, first.lr_head) } else { (0.0, lr_head) };
-        let mut order = shuffled(n, seed, epoch as u64);
-        order.truncate((iters * b).min(n));
+        if begin == 0 {
+            model.begin_epoch(recipe);
+        }
+        let order = fixed.clone().unwrap_or_else(|| epoch_order(train_split, recipe, seed, epoch));
         let mode = Mode::Train { aug: &aug, seed, epoch: epoch as u64 };
         pipeline::run(train_split, &order[(begin * b).min(order.len())..], b, mode, pipe, |batch| {
             let it = begin + batch.number;
-            lr = lr_head * cosine(epoch * iters + it, total);
+            lr = lr_head * steps.factor(epoch, it);
             let x = batch.tensor(device);
             let y = labels(train_split, &batch.samples, device);
             let v = model.step(recipe, &criterion, &x, &y, lr)?;
@@ -208,7 +250,7 @@ pub fn train(
             Ok(())
         })?;
         let s = model.scores(eval_split, &tf, pipe, device, 256)?;
-        let r = evaluate(s.view(), eval_split.labels.mapv(f64::from).view(), ApOptions::default())?;
+        let r = evaluate_padded(s, eval_split, &padding)?;
         let e = Epoch {
             epoch: epoch + 1,
             train_loss: sum / iters as f64,
@@ -242,13 +284,30 @@ mod tests {
         assert!(cosine(10, 10).abs() < 1e-15);
     }
 
+    /// The release on MS-COCO 2014 (82,081 training images): 4 replicas of ceil(82081 / 4) = 20,521
+    /// samples batched by 128 with drop_last run 160 steps an epoch, while its cosine counts
+    /// train_len = ceil(82081 / 512) = 161, over 40 epochs: T = 6,440 and the factor at the last step is
+    /// 0.5 (1 + cos(pi 6399 / 6440)), not 0.
     #[test]
-    fn shuffles_are_seeded_permutations() {
-        let a = shuffled(100, 1, 0);
-        assert_eq!(a, shuffled(100, 1, 0));
-        assert_ne!(a, shuffled(100, 1, 1));
-        let mut s = a.clone();
-        s.sort();
-        assert_eq!(s, (0..100).collect::<Vec<_>>());
+    fn the_release_schedule_counts_ceil_n_over_the_batch() {
+        let spec = twoway_spec::Spec::embedded();
+        let release = &spec.recipes["release"];
+        let steps = Steps::of(release, 82_081);
+        assert_eq!(steps, Steps { per_epoch: 160, schedule: 6_440 });
+        let release_factor = |t: f64| 0.5 * (1.0 + (std::f64::consts::PI * t / 6440.0).cos());
+        let mut compared = 0;
+        for (epoch, it) in [(0, 0), (0, 159), (1, 0), (17, 93), (39, 159)] {
+            let t = (epoch * 160 + it) as f64;
+            assert!((steps.factor(epoch, it) - release_factor(t)).abs() < 1e-15, "epoch {epoch}, it {it}");
+            compared += 1;
+        }
+        assert_eq!(compared, 5);
+        assert!(steps.factor(39, 159) > 5e-5, "the release's factor never reaches 0");
+        // Our own recipes count the steps that run and end at 0.
+        let run = release.with_override("schedule.steps_per_epoch", "run").unwrap();
+        let run = run.with_override("data_order", "shuffle").unwrap();
+        let s = Steps::of(&run, 82_081);
+        assert_eq!(s, Steps { per_epoch: 160, schedule: 6_400 });
+        assert!((s.factor(40, 0)).abs() < 1e-15);
     }
 }

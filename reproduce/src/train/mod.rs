@@ -1,7 +1,7 @@
 //! One cell's training (in the build with libtorch): a backbone with a Linear head ([`model`]), the
 //! optimiser as `torch.optim.SGD` computes it ([`optim`]), dynamic loss scaling ([`scaler`], torch-free),
-//! checkpoints that resume bit-identically ([`checkpoint`]), and the loop over epochs with its evaluation
-//! ([`cell`]). The grid layer ([`crate::grid`]) decides which cells run where; this layer knows one cell.
+//! checkpoints that resume bit-identically ([`checkpoint`]), the order of the samples ([`order`]), and the
+//! loop over epochs with its evaluation ([`cell`]). The grid layer ([`crate::grid`]) decides which cells run where; this layer knows one cell.
 
 #[cfg(feature = "torch")]
 pub mod cell;
@@ -11,7 +11,9 @@ pub mod checkpoint;
 pub mod model;
 #[cfg(feature = "torch")]
 pub mod optim;
+pub mod order;
 pub mod scaler;
 
 #[cfg(feature = "torch")]
-pub use cell::{cosine, shuffled, train, Checkpoints, Interrupted, Job};
+pub use cell::{cosine, train, Checkpoints, Interrupted, Job, Steps};
+pub use order::shuffled;

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};
 use twoway_gpu::MultiLabelLoss;
-use twoway_spec::recipes::{ForwardPrecision, HeadLr, Recipe};
+use twoway_spec::recipes::{EvalPrecision, ForwardPrecision, HeadLr, Recipe, ScalerLifetime};
 use twoway_spec::{Backbone, Spec};
 
 /// A classifier with its optimiser and loss scaler: what one cell trains.
@@ -29,10 +29,29 @@ pub struct Model {
     pub scaler: Option<LossScaler>,
     /// The autocast kind of the forward pass (CUDA only).
     autocast: Option<Kind>,
+    /// The autocast kind of the evaluation's forward pass (`None` with `precision.eval: f32`).
+    eval_autocast: Option<Kind>,
+    /// Each replica's loss is scaled by the whole scale, the gradients then averaged (`per_replica`).
+    per_replica: bool,
     /// BatchNorm running statistics (to keep replica 0's).
     bn_buffers: Vec<Tensor>,
     /// Steps skipped for inf / NaN gradients.
     pub skipped: usize,
+}
+
+/// The autocast kinds of training's and evaluation's forward passes under `recipe` (`None`: f32), on CUDA
+/// (`cuda`) or not (always `None` on CPU).
+pub fn autocast_kinds(recipe: &Recipe, cuda: bool) -> (Option<Kind>, Option<Kind>) {
+    let train = match recipe.precision.forward {
+        ForwardPrecision::F16 if cuda => Some(Kind::Half),
+        ForwardPrecision::Bf16 if cuda => Some(Kind::BFloat16),
+        _ => None,
+    };
+    let eval = match recipe.precision.eval {
+        EvalPrecision::Forward => train,
+        EvalPrecision::F32 => None,
+    };
+    (train, eval)
 }
 
 /// The optimiser group of the new head under a head-lr rule: the release's rule looks for `fc.` in the
@@ -77,18 +96,23 @@ impl Model {
             .filter(|(n, _)| n.ends_with(".running_mean") || n.ends_with(".running_var"))
             .collect();
         names.sort_by(|a, b| a.0.cmp(&b.0));
-        let cuda = device.is_cuda();
-        let autocast = match recipe.precision.forward {
-            ForwardPrecision::F16 if cuda => Some(Kind::Half),
-            ForwardPrecision::Bf16 if cuda => Some(Kind::BFloat16),
-            _ => None,
-        };
+        let (autocast, eval_autocast) = autocast_kinds(recipe, device.is_cuda());
         let scaler = match (&recipe.precision.loss_scaling, autocast) {
             (Some(ls), Some(Kind::Half)) => Some(LossScaler::new(ls)),
             _ => None,
         };
+        let per_replica = scaler.is_some() && recipe.precision.loss_scaling.as_ref().is_some_and(|ls| ls.per_replica);
         let bn_buffers = names.into_iter().map(|(_, t)| t).collect();
-        Ok(Model { vs, net, opt, scaler, autocast, bn_buffers, skipped: 0 })
+        Ok(Model { vs, net, opt, scaler, autocast, eval_autocast, per_replica, bn_buffers, skipped: 0 })
+    }
+
+    /// At an epoch's start: a new loss scaler when the recipe's scaler lives one epoch.
+    pub fn begin_epoch(&mut self, recipe: &Recipe) {
+        if let (Some(s), Some(ls)) = (&mut self.scaler, &recipe.precision.loss_scaling) {
+            if ls.lifetime == ScalerLifetime::Epoch {
+                *s = LossScaler::new(ls);
+            }
+        }
     }
 
     /// The autocast kind of the forward pass (`None` off CUDA, or with an f32 recipe).
@@ -119,10 +143,18 @@ impl Model {
             let logits = logits.to_kind(twoway_gpu::compute_kind(self.vs.kind()));
             let l = criterion.forward(&logits, yk).with_context(|| format!("replica {k}"))?;
             total += l.double_value(&[]);
-            (l * (scale / r as f64)).backward();
+            // DDP: each replica's loss times the whole scale, the summed gradients averaged below.
+            (l * if self.per_replica { scale } else { scale / r as f64 }).backward();
             if k == 0 && r > 1 {
                 replica0 = Some(tch::no_grad(|| self.bn_buffers.iter().map(Tensor::copy).collect::<Vec<_>>()));
             }
+        }
+        if self.per_replica && r > 1 {
+            tch::no_grad(|| {
+                for g in self.opt.grads() {
+                    let _ = g.shallow_clone().f_mul_scalar_(1.0 / r as f64);
+                }
+            });
         }
         if let Some(saved) = replica0 {
             tch::no_grad(|| {
@@ -186,7 +218,7 @@ impl Model {
         let order: Vec<usize> = (0..n).collect();
         pipeline::run(split, &order, batch, pipeline::Mode::Eval { tf }, pipe, |b| {
             let x = b.tensor(device).to_kind(self.vs.kind());
-            let logits = tch::no_grad(|| twoway_gpu::autocast(self.autocast, || self.net.forward_t(&x, false)))
+            let logits = tch::no_grad(|| twoway_gpu::autocast(self.eval_autocast, || self.net.forward_t(&x, false)))
                 .to_kind(Kind::Double)
                 .to_device(Device::Cpu);
             out.extend(Vec::<f64>::try_from(&logits.view([-1]))?);
@@ -224,6 +256,45 @@ mod tests {
         ])
         .view([6, 5]);
         (x, y)
+    }
+
+    #[test]
+    fn the_release_evaluates_in_f32_and_renews_its_scaler_every_epoch() {
+        let spec = Spec::embedded();
+        let (release, embedded) = (&spec.recipes["release"], &spec.recipes["embedded"]);
+        assert_eq!(autocast_kinds(release, true), (Some(Kind::Half), None));
+        assert_eq!(autocast_kinds(embedded, true), (Some(Kind::BFloat16), Some(Kind::BFloat16)));
+        assert_eq!(autocast_kinds(release, false), (None, None));
+        let run = release.with_override("precision.loss_scaling.lifetime", "run").unwrap();
+        for (recipe, renewed) in [(release, true), (&run, false)] {
+            let (mut m, _) = tiny(Kind::Float, Some(65536.0));
+            // An overflow halves the scale and resets the growth count.
+            assert!(!m.scaler.as_mut().unwrap().update(true));
+            assert_eq!(m.scaler.as_ref().unwrap().scale, 32768.0);
+            m.begin_epoch(recipe);
+            assert_eq!(m.scaler.as_ref().unwrap().scale, if renewed { 65536.0 } else { 32768.0 });
+        }
+    }
+
+    #[test]
+    fn ddp_scaling_per_replica_gives_the_same_gradients_in_f64() {
+        let (x, y) = batch(Kind::Double);
+        let mut grads = Vec::new();
+        for per_replica in [false, true] {
+            let (mut m, _) = tiny(Kind::Double, Some(65536.0));
+            m.per_replica = per_replica;
+            let loss = m.gradients(&criterion(), &x, &y, 3, 65536.0).unwrap();
+            grads.push((loss, m.opt.grads().iter().map(|g| g.copy()).collect::<Vec<_>>()));
+        }
+        assert_eq!(grads[0].0, grads[1].0);
+        let mut compared = 0;
+        for (a, b) in grads[0].1.iter().zip(&grads[1].1) {
+            let scale = a.abs().max().double_value(&[]).max(1e-300);
+            let err = (a - b).abs().max().double_value(&[]);
+            assert!(err <= 1e-12 * scale, "{err} vs {scale}");
+            compared += 1;
+        }
+        assert!(compared > 4, "{compared} gradients compared");
     }
 
     fn params(m: &Model) -> Vec<(String, Tensor)> {
