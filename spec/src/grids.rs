@@ -163,11 +163,12 @@ impl Grid {
 }
 
 /// The grids that ship with the spec, by name.
-pub const BUILTIN: [(&str, &str); 4] = [
+pub const BUILTIN: [(&str, &str); 5] = [
     ("embedded", include_str!("../grids/embedded.yaml")),
     ("embedded-ci", include_str!("../grids/embedded-ci.yaml")),
     ("paper", include_str!("../grids/paper.yaml")),
     ("batch-size", include_str!("../grids/batch-size.yaml")),
+    ("data-order", include_str!("../grids/data-order.yaml")),
 ];
 
 /// A built-in grid by name.
@@ -192,6 +193,9 @@ mod tests {
         let sweep = cells("batch-size");
         assert_eq!(sweep.len(), 15);
         assert_eq!(sweep[0].variant().as_deref(), Some("batch_size=16"));
+        let order = cells("data-order");
+        assert_eq!(order.len(), 20);
+        assert_eq!(order[0].variant().as_deref(), Some("data_order=shuffle"));
         let e = Grid::parse(
             "g.yaml",
             "description: x\nrecipe: embedded\ndatasets: [embedded]\nbackbones: [tiny]\nseeds: [0]\nruns: [{loss: bce}]\nsweep: {batch_size: [64, 0]}\n",

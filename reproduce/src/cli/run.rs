@@ -14,7 +14,7 @@ use twoway_spec::{Backbone, Dataset, Loss, Spec, Way};
 /// Which cells, under which recipe.
 #[derive(clap::Args, Debug)]
 pub struct SelectionArgs {
-    /// A built-in grid (embedded, embedded-ci, paper, batch-size) or a grid YAML file.
+    /// A built-in grid (embedded, embedded-ci, paper, batch-size, data-order) or a grid YAML file.
     #[arg(long, default_value = "embedded")]
     pub grid: String,
     /// Train under this recipe instead of the grid's: a recipe of the spec (release, embedded, ...) or a
