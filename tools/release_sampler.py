@@ -9,10 +9,12 @@ independent side of the `twoway data order` test (reproduce/tests/datasets.rs).
 """
 
 import argparse
+import contextlib
+import io
 import json
-from collections import defaultdict
 
 import torch
+from pycocotools.coco import COCO
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
@@ -31,13 +33,10 @@ class Ids(Dataset):
 
 
 def index_order(path):
-    with open(path) as f:
-        data = json.load(f)
-    # pycocotools' createIndex: imgToAnns is a defaultdict filled in annotation order.
-    img_to_anns = defaultdict(list)
-    for a in data["annotations"]:
-        img_to_anns[a["image_id"]].append(a)
-    return [str(i) for i in img_to_anns.keys()]
+    # As the release's dataset: pycocotools' COCO index, its images in `imgToAnns` key order.
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(path)
+    return [str(i) for i in coco.imgToAnns.keys()]
 
 
 def main():
