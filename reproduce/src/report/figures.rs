@@ -236,7 +236,8 @@ fn bars<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(150)
-        .build_cartesian_2d(lo..hi, -0.5..n - 0.5)
+        // A free row at the bottom holds the legend.
+        .build_cartesian_2d(lo..hi, -1.6..n - 0.5)
         .map_err(err)?;
     let names: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
     chart

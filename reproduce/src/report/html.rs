@@ -1,7 +1,7 @@
 //! `twoway report`: a results folder as one self-contained HTML page: no script, no network fetch (figures
 //! as inline SVG, styles inline), readable printed to PDF. It holds the grid's status, the table
-//! (reproduced as mean ± sd over seeds beside published, deltas coloured by sign), the claims with their
-//! per-seed counts and paired tests, every figure of [`super::figures`], and each cell's provenance.
+//! (reproduced as mean ± sd over seeds beside published, deltas coloured by sign), every figure of
+//! [`super::figures`], the claims with their per-seed counts and paired tests, and each cell's provenance.
 //! Tested in a real headless Chromium in `tests/report.rs`.
 
 use super::claims::{self, SeedClaims};
@@ -60,13 +60,6 @@ pub fn report(spec: &Spec, dir: &Path) -> Result<String> {
             m.rows.iter().filter(|r| columns.contains(&(r.key.dataset, r.key.backbone))).copied().collect();
         table_html(&mut o, &rows);
     }
-    let c = claims::report(spec, Some(dir))?;
-    o.push_str("<h2>Claims</h2>\n");
-    if let Some((_, mean, per_seed)) = &c.reproduced {
-        let _ = writeln!(o, "<h3>Reproduced, on the means over seeds</h3>\n<pre>{}</pre>", esc(&mean.to_string()));
-        seeds_html(&mut o, per_seed);
-    }
-    let _ = writeln!(o, "<h3>Published</h3>\n<pre>{}</pre>", esc(&c.published.to_string()));
     o.push_str("<h2>Figures</h2>\n");
     for (name, caption, fig) in figures::figures(spec, &all, &cells) {
         let svg = super::plots::svg(&fig)?;
@@ -74,6 +67,13 @@ pub fn report(spec: &Spec, dir: &Path) -> Result<String> {
         let svg = svg.strip_prefix("<?xml").map_or(svg, |r| r.split_once("?>").map_or(r, |x| x.1));
         let _ = writeln!(o, "<figure id=\"{}\">{svg}<figcaption>{}</figcaption></figure>", esc(&name), esc(&caption));
     }
+    let c = claims::report(spec, Some(dir))?;
+    o.push_str("<h2>Claims</h2>\n");
+    if let Some((_, mean, per_seed)) = &c.reproduced {
+        let _ = writeln!(o, "<h3>Reproduced, on the means over seeds</h3>\n<pre>{}</pre>", esc(&mean.to_string()));
+        seeds_html(&mut o, per_seed);
+    }
+    let _ = writeln!(o, "<h3>Published</h3>\n<pre>{}</pre>", esc(&c.published.to_string()));
     provenance(&mut o, &all);
     o.push_str("</body></html>\n");
     Ok(o)
