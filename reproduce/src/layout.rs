@@ -10,6 +10,7 @@
 //!     seed<k>.ckpt-e<E>-i<I>.safetensors
 //!     seed<k>.failed                      the failure record of its last training
 //!     seed<k>.log                         one line per event (start, epochs, reclaims, end)
+//!     seed<k>/events.out.tfevents.*       its TensorBoard run (`tensorboard --logdir OUT`)
 //! OUT/plots/    OUT/.workers/    OUT/slurm/
 //! ```
 //!
@@ -100,6 +101,12 @@ impl CellId {
     /// Its log: `seed<k>.log`.
     pub fn log_path(&self, root: &Path) -> PathBuf {
         self.file(root, LOG)
+    }
+
+    /// Its TensorBoard run: the folder `seed<k>` beside its result, so that `tensorboard --logdir OUT` names
+    /// the run after the cell (`embedded/tiny/twoway-both/seed0`).
+    pub fn events_dir(&self, root: &Path) -> PathBuf {
+        self.dir(root).join(format!("seed{}", self.seed))
     }
 
     fn file(&self, root: &Path, ext: &str) -> PathBuf {

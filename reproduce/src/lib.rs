@@ -6,7 +6,7 @@
 //! - [`grid`]: a grid of cells on one results folder (requests, plan, leases, runners, SLURM, status);
 //! - [`train`]: one cell's training; [`report`]: tables, the gate, claims and plots from result files;
 //! - [`backbones`], [`data`], [`loss`], [`metrics`], [`numerics`]: the parts they assemble;
-//! - [`results`], [`layout`], [`io`], [`device`], [`host`]: leaves.
+//! - [`results`], [`layout`], [`io`], [`device`], [`host`], [`tensorboard`]: leaves.
 
 #[cfg(feature = "torch")]
 pub mod backbones;
@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod numerics;
 pub mod report;
 pub mod results;
+pub mod tensorboard;
 pub mod train;
 
 /// tch, as this crate links it (for the tests and benchmarks of the build with libtorch).

@@ -31,6 +31,36 @@ fn numbers(path: &Path) -> serde_json::Value {
     serde_json::json!({"metrics": v["metrics"], "epochs": epochs, "hash": v["config_hash"]})
 }
 
+/// Reads a cell's TensorBoard run with tools/read_events.py (TensorBoard's reader) and checks it against the
+/// cell's result: the release's tags that twoway writes, steps 1..=epochs once each, and the values of the
+/// last epoch (in f32, as the event files store them).
+fn board_matches_result(run: &Path, result: &Path) {
+    let out = Command::new(venv_python()).arg(workspace().join("tools/read_events.py")).arg(run).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let board: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(board["version"], "brain.Event:2", "{board}");
+    let r = read_json(result);
+    let epochs = r["epochs"].as_array().unwrap();
+    let last = epochs.last().unwrap();
+    let mut compared = 0;
+    for (tag, field) in [
+        ("LearningRate", "lr_head"),
+        ("Loss/train", "train_loss"),
+        ("mAP_class/test", "map_class"),
+        ("mAP_sample/test", "map_sample"),
+    ] {
+        let points = board["scalars"][tag].as_array().unwrap_or_else(|| panic!("no `{tag}` in {board}"));
+        let steps: Vec<u64> = points.iter().map(|p| p[0].as_u64().unwrap()).collect();
+        assert_eq!(steps, (1..=epochs.len() as u64).collect::<Vec<_>>(), "{tag}: {board}");
+        // Both sides in f32 (the JSON of the reader's f32 may parse one f64 ulp away from it).
+        let got = points.last().unwrap()[1].as_f64().unwrap() as f32;
+        assert_eq!(got, last[field].as_f64().unwrap() as f32, "{tag}");
+        compared += 1;
+    }
+    assert_eq!(compared, 4);
+    assert!(board["scalars"].get("mAP_class/train").is_none(), "the loop computes no train mAP");
+}
+
 fn wait_for(path: &Path, child: &mut Child) {
     let start = Instant::now();
     while !path.exists() {
@@ -117,6 +147,14 @@ fn a_cell_killed_mid_training_resumes_bit_identical() {
     assert_eq!(numbers(&killed.join("embedded/tiny/twoway-both/seed0.json")), want);
     let log = std::fs::read_to_string(killed.join("embedded/tiny/twoway-both/seed0.log")).unwrap();
     assert!(log.contains("resumed from the checkpoint at epoch"), "{log}");
+    // Its TensorBoard run, read by TensorBoard's own reader: one point per epoch and tag, none twice after
+    // the resume, the last test mAP the result's.
+    for run in [&whole, &killed] {
+        board_matches_result(
+            &run.join("embedded/tiny/twoway-both/seed0"),
+            &run.join("embedded/tiny/twoway-both/seed0.json"),
+        );
+    }
     assert!(!killed.join("embedded/tiny/twoway-both/seed0.ckpt.json").exists(), "the checkpoint was kept");
 
     // SIGTERM (SLURM's pre-emption) as the second epoch starts: a checkpoint inside the epoch, exit 2, then

@@ -23,6 +23,51 @@ fn baseline() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/baselines/embedded-ci.csv").to_string()
 }
 
+/// The gate's CI outputs on a baseline with one cell raised by 1 point, read by the readers CI uses
+/// (tools/read_gate.py): JUnit with one test case per compared number and a failure for exactly the raised
+/// one, Markdown that renders as a table with the failing cell first; and a per-metric tolerance that
+/// covers the raised metric passes.
+fn ci_outputs(results: &str, raised: &str, tmp: &Path) {
+    let mut files = Vec::new();
+    for format in ["junit", "md"] {
+        let (code, report, err) =
+            twoway(&["diff", "--results", results, "--against", raised, "--tolerance", "0.5", "--format", format]);
+        assert_eq!(code, 1, "{err}");
+        let f = tmp.join(format!("gate.{format}"));
+        std::fs::write(&f, report).unwrap();
+        files.push(f);
+    }
+    let out = std::process::Command::new(venv_python())
+        .arg(workspace().join("tools/read_gate.py"))
+        .args(["--junit", files[0].to_str().unwrap(), "--markdown", files[1].to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(read["junit"]["tests"], 6, "{read}");
+    let failures = read["junit"]["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{read}");
+    assert_eq!(failures[0][0], "twoway.embedded.tiny.bce");
+    assert_eq!(failures[0][1], "map_class");
+    let message = failures[0][2].as_str().unwrap();
+    assert!(
+        message.contains("published none") && message.contains("baseline") && message.contains("reproduced"),
+        "{message}"
+    );
+    let rows = read["markdown"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 6, "{read}");
+    assert_eq!(read["markdown"]["header"].as_array().unwrap().len(), 7);
+    assert!(rows[0][0].as_str().unwrap().contains("dropped") && rows[0][1] == "embedded/tiny/bce", "{read}");
+    assert!(rows[1..].iter().all(|r| r[0].as_str().unwrap().contains('✅')), "{read}");
+    // Per metric: 1.5 points of mAP@class cover the raised cell; mAP@sample keeps its default.
+    let (code, report, _) =
+        twoway(&["diff", "--results", results, "--against", raised, "--tolerance", "map_class=1.5"]);
+    assert_eq!(code, 0, "{report}");
+    let (code, _, err) = twoway(&["diff", "--results", results, "--against", raised, "--tolerance", "map_clas=1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("`map_clas` is not a metric"), "{err}");
+}
+
 #[test]
 fn the_reduced_grid_reproduces_the_committed_baseline_and_the_gate_exit_codes_hold() {
     let tmp = tempfile::tempdir().unwrap();
@@ -50,6 +95,7 @@ fn the_reduced_grid_reproduces_the_committed_baseline_and_the_gate_exit_codes_ho
         twoway(&["diff", "--results", o, "--against", raised_path.to_str().unwrap(), "--tolerance", "0.5"]);
     assert_eq!(code, 1, "{report}");
     assert!(report.contains("FAILED: 1 of 6") && report.contains("embedded/tiny/bce map_class"), "{report}");
+    ci_outputs(o, raised_path.to_str().unwrap(), tmp.path());
 
     // 2: malformed baselines, a bad tolerance, a missing results folder.
     let bad = tmp.path().join("bad.csv");

@@ -11,6 +11,7 @@ pub mod diff;
 pub mod eval;
 pub mod map;
 pub mod plots;
+pub mod report;
 pub mod run;
 pub mod slurm;
 pub mod spec;
@@ -44,6 +45,8 @@ pub enum Command {
     Claims(claims::ClaimsArgs),
     /// Draw the plots of a results folder (PNG).
     Plots(plots::PlotsArgs),
+    /// Write a results folder as one self-contained HTML page: table, claims, figures, status, provenance.
+    Report(report::ReportArgs),
     /// Datasets: labels, samples, checks and summaries of any dataset; the embedded and fixture generators.
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -88,6 +91,7 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Diff(a) => a.exec(spec, out),
         Command::Claims(a) => ok(a.exec(spec, out)),
         Command::Plots(a) => ok(a.exec(spec, out)),
+        Command::Report(a) => ok(a.exec(spec, out)),
         Command::Data(c) => ok(c.exec(spec, out)),
         Command::Eval(a) => ok(a.exec(out)),
         Command::Map(a) => ok(a.exec(out)),

@@ -19,7 +19,7 @@ impl PlotsArgs {
     pub fn exec(self, spec: &Spec, out: &mut dyn Write) -> Result<()> {
         let all = results::load_dir(&self.results)?;
         let dir = self.out.unwrap_or_else(|| self.results.join(crate::layout::PLOTS));
-        for f in crate::report::plots::write_all(spec, &all, &results::aggregate(&all), &dir)? {
+        for f in crate::report::plots::write_all(spec, &all, &results::summarize(&all), &dir)? {
             writeln!(out, "{}", f.display())?;
         }
         Ok(())

@@ -14,7 +14,8 @@ use crate::data::{self, pipeline, Split};
 use crate::layout::Failure;
 use crate::numerics::{self, Fingerprint};
 use crate::results::{self, Metrics, ResultFile, Versions};
-use crate::train;
+use crate::tensorboard::{self, EventWriter};
+use crate::train::{self, Progress};
 use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -35,6 +36,38 @@ fn log_line(path: &Path, line: &str) {
 pub fn console_attended() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal()
+}
+
+/// A cell's TensorBoard run: one point per epoch with the release's tags (`LearningRate`, `Loss/train`,
+/// `mAP_class/test`, `mAP_sample/test`; the loop computes no train mAP, so not the `/train` ones), at step
+/// = epoch. A run that starts (or resumes) clears its event files and rewrites the epochs done, so a
+/// resumed cell has no duplicate point.
+struct Board {
+    dir: std::path::PathBuf,
+    writer: Option<EventWriter>,
+    written: usize,
+}
+
+impl Board {
+    fn epochs(&mut self, epochs: &[results::Epoch]) -> Result<()> {
+        if self.writer.is_none() {
+            tensorboard::clear(&self.dir);
+            self.writer = Some(EventWriter::create(&self.dir)?);
+        }
+        let w = self.writer.as_mut().expect("created above");
+        for e in &epochs[self.written.min(epochs.len())..] {
+            let step = e.epoch as i64;
+            w.scalar("LearningRate", step, e.lr_head)?;
+            w.scalar("Loss/train", step, e.train_loss)?;
+            for (tag, v) in [("mAP_class/test", e.map_class), ("mAP_sample/test", e.map_sample)] {
+                if let Some(v) = v {
+                    w.scalar(tag, step, v)?;
+                }
+            }
+        }
+        self.written = epochs.len();
+        Ok(())
+    }
 }
 
 /// What became of one cell.
@@ -185,18 +218,32 @@ impl<'a> Session<'a> {
         }
         lease.release();
         self.grid_bar.inc(1);
-        let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.2}"));
-        let m = &result.metrics;
         let line = format!(
-            "mAP@class {}, mAP@sample {} ({:.0} s){}",
-            f(m.map_class),
-            f(m.map_sample),
+            "{} ({:.0} s){}",
+            self.metrics_line(&result),
             result.wall_seconds,
             if published { "" } else { "; another run published this cell first, its result is kept" }
         );
         log_line(&log, &format!("finished: {line}"));
         self.say(format!("{head}: {line}"));
         Ok(Outcome::Trained { published })
+    }
+
+    /// "mAP@class X (published P, delta D), mAP@sample ...": a cell's final metrics, each with its delta to
+    /// the paper's number when the paper has the cell.
+    fn metrics_line(&self, r: &ResultFile) -> String {
+        let parts: Vec<String> = twoway_spec::Metric::ALL
+            .iter()
+            .map(|m| {
+                let Some(v) = r.metric(*m) else { return format!("{} n/a", m.label()) };
+                let paper = r.cell.variant.is_none().then(|| self.spec.paper.lookup(&r.cell.key(*m))).flatten();
+                match paper {
+                    Some(p) => format!("{} {v:.2} (published {p:.2}, {:+.2})", m.label(), v - p),
+                    None => format!("{} {v:.2}", m.label()),
+                }
+            })
+            .collect();
+        parts.join(", ")
     }
 
     /// The cell's splits (its dataset loaded once per session, cut to the recipe's sample limits).
@@ -244,7 +291,11 @@ impl<'a> Session<'a> {
         };
         let (out, stop) = (&self.req.out, Some(self.stop.as_ref()));
         let ckpt = train::Checkpoints { id: &p.id, out, config_hash: &p.hash, resume: self.req.resume, stop };
-        let trained = train::train(&job, &tr, &ev, self.pipe, &bar, Some(&ckpt), &mut |l| log_line(log, &l));
+        let mut board = Board { dir: p.id.events_dir(out), writer: None, written: 0 };
+        let trained = train::train(&job, &tr, &ev, self.pipe, &bar, Some(&ckpt), &mut |progress| match progress {
+            Progress::Line(l) => log_line(log, &l),
+            Progress::Epochs(epochs) => board.epochs(epochs).unwrap_or_else(|e| log_line(log, &format!("{e:#}"))),
+        });
         bar.finish_and_clear();
         trained
     }
@@ -291,7 +342,7 @@ impl<'a> Session<'a> {
         }
         let all = results::load_dir(out)?;
         let plots_dir = out.join(crate::layout::PLOTS);
-        let plots = crate::report::plots::write_all(self.spec, &all, &results::aggregate(&all), &plots_dir)?;
+        let plots = crate::report::plots::write_all(self.spec, &all, &results::summarize(&all), &plots_dir)?;
         Ok(format!(
             "results: {} ({} cells); plots: {} ({} files)",
             out.display(),

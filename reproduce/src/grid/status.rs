@@ -84,6 +84,33 @@ fn leases(
     (running, stale)
 }
 
+/// The cells of a results folder that are not finished: (cell, what) for those running (a live lease),
+/// partial (a checkpoint) and failed (with the error of their failure record).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Unfinished {
+    pub running: Vec<(String, String)>,
+    pub partial: Vec<(String, String)>,
+    pub failed: Vec<(String, String)>,
+}
+
+/// The unfinished cells under `out` (`lease`: how old a heartbeat of another host may be).
+pub fn unfinished(out: &Path, lease: std::time::Duration) -> Unfinished {
+    let found = walk(out);
+    let cell = |dir: &Path, name: &str| {
+        let seed = name.split('.').next().unwrap_or(name);
+        format!("{}/{seed}", dir.strip_prefix(out).unwrap_or(dir).display())
+    };
+    let list = |k: FileKind, what: &dyn Fn(&Path, &str) -> Option<String>| -> Vec<(String, String)> {
+        found.get(&k).into_iter().flatten().filter_map(|(d, n)| what(d, n).map(|w| (cell(d, n), w))).collect()
+    };
+    let live = |d: &Path, n: &str| lease::read(&d.join(n)).filter(|h| h.stale(lease).is_none()).map(|h| h.describe());
+    Unfinished {
+        running: list(FileKind::Claim, &live),
+        partial: list(FileKind::Checkpoint, &|_, _| Some("checkpoint".to_string())),
+        failed: list(FileKind::Failed, &|d, n| Some(Failure::read_error(&d.join(n)).unwrap_or_default())),
+    }
+}
+
 /// The summary of the results under `out` (`lease`: how old a heartbeat of another host may be).
 pub fn report(out: &Path, lease: std::time::Duration) -> Result<String> {
     if !out.is_dir() {

@@ -207,39 +207,93 @@ impl std::fmt::Display for Tolerance {
     }
 }
 
-/// The gate's tolerance given the numerics: `given` (`--tolerance`) or 0.5 when they are identical; with
-/// different numerics the spec's cross-numerics tolerance when none was given, and an error naming both
-/// sides when the given one is below it, unless `--tolerance-sd` or `allow` (`--allow-different-numerics`)
-/// says how to treat the noise.
+/// The tolerance a user gave (`--tolerance`): one number for both metrics, or per metric
+/// (`map_class=0.5,map_sample=0.3`); a metric left out takes the gate's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct GivenTolerance {
+    pub map_class: Option<f64>,
+    pub map_sample: Option<f64>,
+}
+
+impl GivenTolerance {
+    pub fn uniform(t: f64) -> GivenTolerance {
+        GivenTolerance { map_class: Some(t), map_sample: Some(t) }
+    }
+
+    pub fn is_given(&self) -> bool {
+        self.map_class.is_some() || self.map_sample.is_some()
+    }
+
+    fn of(&self, m: Metric) -> Option<f64> {
+        match m {
+            Metric::MapClass => self.map_class,
+            Metric::MapSample => self.map_sample,
+        }
+    }
+}
+
+impl std::str::FromStr for GivenTolerance {
+    type Err = String;
+    fn from_str(s: &str) -> Result<GivenTolerance, String> {
+        let points = |v: &str| -> Result<f64, String> {
+            match v.trim().parse::<f64>() {
+                Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+                _ => Err(format!("`{v}` is not a finite number of points >= 0")),
+            }
+        };
+        if !s.contains('=') {
+            return points(s).map(GivenTolerance::uniform);
+        }
+        let mut g = GivenTolerance::default();
+        for part in s.split(',') {
+            let Some((metric, value)) = part.split_once('=') else {
+                return Err(format!("`{part}`: expected METRIC=POINTS (map_class=0.5,map_sample=0.3) or one number"));
+            };
+            let slot = match metric.trim() {
+                "map_class" => &mut g.map_class,
+                "map_sample" => &mut g.map_sample,
+                other => return Err(format!("`{other}` is not a metric: use map_class or map_sample")),
+            };
+            if slot.replace(points(value)?).is_some() {
+                return Err(format!("`{}` is given twice", metric.trim()));
+            }
+        }
+        Ok(g)
+    }
+}
+
+/// The gate's tolerance given the numerics: `given` (`--tolerance`), a metric not given at 0.5 when they are
+/// identical and at the spec's cross-numerics tolerance when they differ; with different numerics a given
+/// tolerance below the cross-numerics one is an error naming both sides, unless `--tolerance-sd` or `allow`
+/// (`--allow-different-numerics`) says how to treat the noise.
 pub fn gate_tolerance(
     spec: &Spec,
     check: Option<&NumericsCheck>,
-    given: Option<f64>,
+    given: GivenTolerance,
     tolerance_sd: f64,
     allow: bool,
 ) -> Result<Tolerance> {
     let cross = &spec.numerics.gate.cross_numerics_tolerance;
-    match (check, given) {
-        (None, t) => Ok(Tolerance::uniform(t.unwrap_or(0.5))),
-        (Some(c), t) if c.identical => Ok(Tolerance::uniform(t.unwrap_or(0.5))),
-        (Some(_), None) => Ok(Tolerance { map_class: cross.map_class, map_sample: cross.map_sample }),
-        (Some(c), Some(t)) => {
-            let covered = Metric::ALL.iter().all(|m| t >= cross.of(*m));
-            if !(covered || tolerance_sd > 0.0 || allow) {
-                bail!(
-                    "the results and the baseline were made under different numerics, so a tolerance of {t} point(s) \
-                     cannot tell a change from the machine's noise:\n{}\nuse a tolerance of at least {} (mAP@class) \
-                     and {} (mAP@sample) points (the spread measured across kernel choices, spec/data/numerics.yaml; \
-                     or leave --tolerance out), --tolerance-sd K, or --allow-different-numerics to gate at {t} anyway; \
-                     a baseline made with `twoway run --numerics portable` on any x86-64 CPU allows an exact gate",
-                    c.describe(),
-                    cross.map_class,
-                    cross.map_sample
-                );
-            }
-            Ok(Tolerance::uniform(t))
+    let different = check.filter(|c| !c.identical);
+    let default = |m: Metric| if different.is_some() { cross.of(m) } else { 0.5 };
+    let pick = |m: Metric| given.of(m).unwrap_or_else(|| default(m));
+    let t = Tolerance { map_class: pick(Metric::MapClass), map_sample: pick(Metric::MapSample) };
+    if let Some(c) = different {
+        let covered = Metric::ALL.iter().all(|m| t.of(*m) >= cross.of(*m));
+        if !(covered || tolerance_sd > 0.0 || allow) {
+            bail!(
+                "the results and the baseline were made under different numerics, so a tolerance of {t} cannot \
+                 tell a change from the machine's noise:\n{}\nuse a tolerance of at least {} (mAP@class) and {} \
+                 (mAP@sample) points (the spread measured across kernel choices, spec/data/numerics.yaml; or leave \
+                 --tolerance out), --tolerance-sd K, or --allow-different-numerics to gate at {t} anyway; a baseline \
+                 made with `twoway run --numerics portable` on any x86-64 CPU allows an exact gate",
+                c.describe(),
+                cross.map_class,
+                cross.map_sample
+            );
         }
     }
+    Ok(t)
 }
 
 /// The published numbers as a baseline.

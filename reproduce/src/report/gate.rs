@@ -1,9 +1,11 @@
 //! The CI gate of `twoway diff`: a results folder against a baseline (`published` or a table CSV), at the
-//! tolerance [`crate::report::diff::gate_tolerance`] allows for the two sides' numerics, and its rendering
-//! as a Markdown table with a verdict line, or JSON. [`Gate::passed`] decides the exit code (0 pass, 1 a cell
-//! dropped or is missing). Tested in `tests/cli_gate.rs` and `tests/cli_numerics.rs`.
+//! tolerance [`crate::report::diff::gate_tolerance`] allows for the two sides' numerics, and its renderings:
+//! text (a Markdown table with a verdict line), JSON, JUnit XML for CI test reporters (one test case per
+//! compared cell and metric) and Markdown for a pull-request comment (the cells below their baseline
+//! first). [`Gate::passed`] decides the exit code (0 pass, 1 a cell dropped or is missing). Tested in
+//! `tests/cli_gate.rs` (the JUnit report read by a JUnit reader) and `tests/cli_numerics.rs`.
 
-use crate::report::diff::{self, NumericsCheck, Row, Tolerance, Verdict};
+use crate::report::diff::{self, GivenTolerance, NumericsCheck, Row, Tolerance, Verdict};
 use crate::results;
 use anyhow::{bail, Result};
 use std::fmt::Write as _;
@@ -16,8 +18,9 @@ pub struct GateRequest {
     pub results: PathBuf,
     /// `published`, or the path of a table CSV.
     pub against: String,
-    /// Points a cell may fall below its baseline (`None`: 0.5, or the cross-numerics tolerance).
-    pub tolerance: Option<f64>,
+    /// Points a cell may fall below its baseline, per metric (not given: 0.5, or the cross-numerics
+    /// tolerance).
+    pub tolerance: GivenTolerance,
     /// Standard deviations of the baseline's seeds a cell may also fall.
     pub tolerance_sd: f64,
     pub allow_different_numerics: bool,
@@ -35,7 +38,8 @@ pub struct Gate {
 
 /// Compares the request's results with its baseline.
 pub fn check(spec: &Spec, request: GateRequest) -> Result<Gate> {
-    if let Some(t) = request.tolerance.filter(|t| !(t.is_finite() && *t >= 0.0)) {
+    let given = [request.tolerance.map_class, request.tolerance.map_sample];
+    if let Some(t) = given.into_iter().flatten().find(|t| !(t.is_finite() && *t >= 0.0)) {
         bail!("--tolerance must be a finite number of points >= 0, got {t}");
     }
     let sd = request.tolerance_sd;
@@ -88,7 +92,7 @@ impl Gate {
         let mut o = String::new();
         if let Some(c) = &self.check {
             let _ = writeln!(o, "{}", c.describe());
-            if !c.identical && q.tolerance.is_none() {
+            if !c.identical && !q.tolerance.is_given() {
                 let _ = writeln!(o, "gating at the cross-numerics tolerance: {tolerance}");
             }
             let _ = writeln!(o);
@@ -126,5 +130,122 @@ impl Gate {
             names.join(", ")
         );
         o
+    }
+
+    /// JUnit XML: one test case per compared cell and metric, a failure for each below its baseline (or
+    /// missing) with the published, baseline and reproduced numbers in its message.
+    pub fn render_junit(&self, spec: &Spec) -> String {
+        let failed = self.failed().len();
+        let suite = format!("twoway diff against {}", self.request.against);
+        let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let head = format!("tests=\"{}\" failures=\"{failed}\" errors=\"0\"", self.rows.len());
+        let _ = writeln!(o, "<testsuites name=\"twoway diff\" {head}>");
+        let _ = writeln!(o, "  <testsuite name=\"{}\" {head}>", xml(&suite));
+        for r in &self.rows {
+            let (class, name) = (format!("twoway.{}", cell_name(r).replace('/', ".")), r.key.metric.to_string());
+            let _ = write!(o, "    <testcase classname=\"{}\" name=\"{}\"", xml(&class), xml(&name));
+            if r.verdict == Verdict::Ok {
+                let _ = writeln!(o, "/>");
+                continue;
+            }
+            let message = self.numbers(spec, r);
+            let kind = if r.verdict == Verdict::Missing { "missing" } else { "dropped" };
+            let _ = writeln!(
+                o,
+                ">\n      <failure type=\"{kind}\" message=\"{}\">{}</failure>",
+                xml(&message),
+                xml(&message)
+            );
+            let _ = writeln!(o, "    </testcase>");
+        }
+        let _ = writeln!(o, "  </testsuite>\n</testsuites>");
+        o
+    }
+
+    /// A Markdown table of the compared cells, those below their baseline first, under a verdict line.
+    pub fn render_markdown(&self, spec: &Spec) -> String {
+        let failed = self.failed();
+        let mut o = if failed.is_empty() {
+            format!(
+                "**twoway diff: passed**: {} number(s) within {} of `{}`\n\n",
+                self.rows.len(),
+                self.tolerance,
+                self.request.against
+            )
+        } else {
+            format!(
+                "**twoway diff: FAILED**: {} of {} number(s) below `{}` by more than {} or missing\n\n",
+                failed.len(),
+                self.rows.len(),
+                self.request.against,
+                self.tolerance
+            )
+        };
+        o.push_str(
+            "| | cell | metric | published | baseline | reproduced | delta |\n|---|---|---|---:|---:|---:|---:|\n",
+        );
+        let mut rows: Vec<&Row> = self.rows.iter().collect();
+        rows.sort_by_key(|r| r.verdict == Verdict::Ok);
+        for r in rows {
+            let f = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}"));
+            let mark = match r.verdict {
+                Verdict::Ok => "✅",
+                Verdict::Dropped => "❌ dropped",
+                Verdict::Missing => "❌ missing",
+            };
+            let published = spec.paper.lookup(&r.key);
+            let delta = r.delta.map_or("–".to_string(), |d| format!("{d:+.2}"));
+            let _ = writeln!(
+                o,
+                "| {mark} | `{}` | {} | {} | {:.2} | {} | {delta} |",
+                cell_name(r),
+                r.key.metric.label(),
+                f(published),
+                r.baseline,
+                f(r.reproduced)
+            );
+        }
+        o
+    }
+
+    /// "published P, baseline B, reproduced R (delta D, allowed A)" for a compared cell.
+    fn numbers(&self, spec: &Spec, r: &Row) -> String {
+        let f = |v: Option<f64>| v.map_or("none".to_string(), |v| format!("{v:.4}"));
+        let delta = r.delta.map_or(String::new(), |d| format!(" (delta {d:+.4}, allowed -{:.4})", r.allowed));
+        format!(
+            "{} {}: published {}, baseline {:.4}, reproduced {}{delta}",
+            cell_name(r),
+            r.key.metric,
+            f(spec.paper.lookup(&r.key)),
+            r.baseline,
+            f(r.reproduced)
+        )
+    }
+}
+
+/// `text` with XML's special characters escaped (for attributes and text alike).
+fn xml(text: &str) -> String {
+    let mut o = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xml;
+
+    #[test]
+    fn xml_escapes_what_it_must() {
+        assert_eq!(xml("a<b & \"c\" 'd'>\u{1}"), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
     }
 }

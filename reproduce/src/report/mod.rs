@@ -5,6 +5,8 @@
 
 pub mod claims;
 pub mod diff;
+pub mod figures;
 pub mod gate;
+pub mod html;
 pub mod plots;
 pub mod table;

@@ -100,6 +100,13 @@ pub struct Interrupted {
     pub iteration: usize,
 }
 
+/// What a cell's training reports as it goes: a line for its log, or the epochs done so far (once at the
+/// start, with a resumed run's, then after every epoch).
+pub enum Progress<'a> {
+    Line(String),
+    Epochs(&'a [Epoch]),
+}
+
 /// Where a cell's training starts: epoch, iteration, the epoch's loss sum so far, the head's learning rate
 /// at the last iteration done, and the epochs done.
 struct Start {
@@ -111,7 +118,7 @@ struct Start {
 }
 
 /// Restores `model` from the cell's checkpoint when resuming and there is one; else the start of epoch 1.
-fn start(model: &mut Model, lr_head: f64, ckpt: Option<&Checkpoints>, log: &mut dyn FnMut(String)) -> Result<Start> {
+fn start(model: &mut Model, lr_head: f64, ckpt: Option<&Checkpoints>, log: &mut dyn FnMut(Progress)) -> Result<Start> {
     let fresh = Start { epoch: 0, iteration: 0, loss_sum: 0.0, lr_head, epochs: Vec::new() };
     let Some(c) = ckpt.filter(|c| c.resume && checkpoint::path(c.id, c.out).exists()) else { return Ok(fresh) };
     let st = checkpoint::read_state(c.id, c.out)?;
@@ -122,7 +129,7 @@ fn start(model: &mut Model, lr_head: f64, ckpt: Option<&Checkpoints>, log: &mut 
         );
     }
     let st = checkpoint::restore(c.id, c.out, model)?;
-    log(format!("resumed from the checkpoint at epoch {}, iteration {}", st.epoch + 1, st.iteration));
+    log(Progress::Line(format!("resumed from the checkpoint at epoch {}, iteration {}", st.epoch + 1, st.iteration)));
     Ok(Start {
         epoch: st.epoch,
         iteration: st.iteration,
@@ -186,7 +193,7 @@ fn epoch_line(e: &Epoch, epochs: usize, skipped: usize) -> String {
 
 /// Trains the job's backbone under its recipe and evaluates after every epoch, streaming the images through
 /// the data pipeline; with `ckpt`, writes a checkpoint at the end of every epoch (and when stopped), and
-/// resumes from one. `log` gets a line per epoch; `bar` shows iterations.
+/// resumes from one. `log` gets a line per epoch and the epochs done; `bar` shows iterations.
 pub fn train(
     job: &Job,
     train_split: &Split,
@@ -194,7 +201,7 @@ pub fn train(
     pipe: pipeline::Config,
     bar: &ProgressBar,
     ckpt: Option<&Checkpoints>,
-    log: &mut dyn FnMut(String),
+    log: &mut dyn FnMut(Progress),
 ) -> Result<Trained> {
     let (recipe, seed, device) = (job.recipe, job.seed, job.device);
     let b = recipe.batch_size;
@@ -220,6 +227,7 @@ pub fn train(
     bar.set_length((iters * recipe.epochs) as u64);
     bar.set_position((first.epoch * iters + first.iteration) as u64);
     let mut epochs = first.epochs.clone();
+    log(Progress::Epochs(&epochs));
     for epoch in first.epoch..recipe.epochs {
         let started = std::time::Instant::now();
         let resumed = epoch == first.epoch;
@@ -259,8 +267,9 @@ pub fn train(
             lr_head: lr,
             seconds: started.elapsed().as_secs_f64(),
         };
-        log(epoch_line(&e, recipe.epochs, model.skipped));
+        log(Progress::Line(epoch_line(&e, recipe.epochs, model.skipped)));
         epochs.push(e);
+        log(Progress::Epochs(&epochs));
         if let Some(c) = ckpt.filter(|_| epoch + 1 < recipe.epochs) {
             let at = Start { epoch: epoch + 1, iteration: 0, loss_sum: 0.0, lr_head, epochs: epochs.clone() };
             checkpoint::save(c.id, c.out, &model, state(&model, ckpt, &at))?;
