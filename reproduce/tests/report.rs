@@ -1,7 +1,8 @@
 //! `twoway report` in a real browser: a results folder (written here: two seeds of three embedded cells and
 //! of two MS-COCO cells the paper has, one failed cell) as one HTML page, opened by headless Chromium
 //! (Debian's, installed by tools/chromium.sh when absent). Every reproduced number of the table is on the
-//! page the browser built, every figure is an SVG in it, and the page has no script and fetches nothing.
+//! page the browser built, every figure is an SVG in it, the page has no script and fetches nothing, and it
+//! prints to PDF.
 
 mod common;
 use common::*;
@@ -96,4 +97,14 @@ fn the_report_opens_in_a_browser_with_every_number_and_figure() {
     assert!(dom.contains("embedded/tiny/asl/seed0: the training loss became NaN"));
     assert!(dom.contains("Ours against the best baseline, paired over seeds"));
     assert_eq!(dom.matches("<details").count(), 10, "one provenance entry per result file");
+    // It prints to PDF.
+    let pdf = tmp.path().join("report.pdf");
+    let printed = std::process::Command::new(workspace().join("tools/chromium.sh"))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(printed.status.success(), "chromium: {}", String::from_utf8_lossy(&printed.stderr));
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF") && bytes.len() > 20_000, "{} bytes", bytes.len());
 }
