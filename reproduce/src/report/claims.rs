@@ -197,15 +197,20 @@ pub struct ClaimsReport {
 /// The published claims, and those of the results under `dir` when given.
 pub fn report(spec: &Spec, dir: Option<&std::path::Path>) -> anyhow::Result<ClaimsReport> {
     let reproduced = match dir {
-        Some(dir) => {
-            let all = crate::results::load_dir(dir)?;
-            let cells: Vec<Cell> =
-                crate::results::aggregate(&all).into_iter().map(|(key, value)| Cell { key, value }).collect();
-            Some((dir.to_path_buf(), claims::derive(&cells, |l| spec.main_way(l)), derive(spec, &all)))
-        }
+        Some(dir) => Some((dir, crate::results::load_dir(dir)?)),
         None => None,
     };
-    Ok(ClaimsReport { published: spec.published_claims(), reproduced })
+    Ok(report_of(spec, reproduced.as_ref().map(|(d, all)| (*d, all.as_slice()))))
+}
+
+/// The published claims, and those of `results` (already read from their folder) when given.
+pub fn report_of(spec: &Spec, results: Option<(&std::path::Path, &[(PathBuf, ResultFile)])>) -> ClaimsReport {
+    let reproduced = results.map(|(dir, all)| {
+        let cells: Vec<Cell> =
+            crate::results::aggregate(all).into_iter().map(|(key, value)| Cell { key, value }).collect();
+        (dir.to_path_buf(), claims::derive(&cells, |l| spec.main_way(l)), derive(spec, all))
+    });
+    ClaimsReport { published: spec.published_claims(), reproduced }
 }
 
 impl ClaimsReport {

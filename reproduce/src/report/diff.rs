@@ -185,10 +185,6 @@ pub struct Tolerance {
 }
 
 impl Tolerance {
-    pub fn uniform(t: f64) -> Tolerance {
-        Tolerance { map_class: t, map_sample: t }
-    }
-
     pub fn of(&self, m: Metric) -> f64 {
         match m {
             Metric::MapClass => self.map_class,

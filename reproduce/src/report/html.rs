@@ -67,7 +67,7 @@ pub fn report(spec: &Spec, dir: &Path) -> Result<String> {
         let svg = svg.strip_prefix("<?xml").map_or(svg, |r| r.split_once("?>").map_or(r, |x| x.1));
         let _ = writeln!(o, "<figure id=\"{}\">{svg}<figcaption>{}</figcaption></figure>", esc(&name), esc(&caption));
     }
-    let c = claims::report(spec, Some(dir))?;
+    let c = claims::report_of(spec, Some((dir, all.as_slice())));
     o.push_str("<h2>Claims</h2>\n");
     if let Some((_, mean, per_seed)) = &c.reproduced {
         let _ = writeln!(o, "<h3>Reproduced, on the means over seeds</h3>\n<pre>{}</pre>", esc(&mean.to_string()));
