@@ -289,3 +289,34 @@ fn strided_views_give_the_result_of_their_copies() {
         assert_eq!(a, b, "{name}");
     }
 }
+
+/// The generated cases (`testing::Rng::loss_case`, `metric_case`), which `twoway conform --cases random`
+/// sends outside implementations: every loss stays finite with no gradient on unknown entries (exact
+/// masking), and
+/// grouped mAP@class does not depend on the order of the samples.
+#[test]
+fn generated_cases_keep_the_definitions_invariants() {
+    let mut rng = twoway_reference::testing::Rng::new(twoway_reference::testing::proptest_seed());
+    let (mut compared, mut edges) = (0usize, 0usize);
+    for _ in 0..200 {
+        let case = rng.loss_case(6, 7, 30.0);
+        edges += case.exercises.iter().filter(|e| e.contains("without") || e.contains("empty")).count();
+        for (name, loss) in AnyLoss::every_config() {
+            let (v, g) = loss.value_and_grad(case.inputs.view(), case.targets.view()).unwrap();
+            assert!(v.is_finite() && g.iter().all(|t| t.is_finite()), "{name} on {:?}", case.exercises);
+            // Official masking leaves unknown entries a weight of e^-100, not 0.
+            for (t, d) in case.targets.iter().zip(g.iter()).filter(|_| !name.contains("official")) {
+                assert!(*t != -1.0 || *d == 0.0, "{name}: a gradient on an unknown entry");
+            }
+            compared += 1;
+        }
+        let m = rng.metric_case(6, 7);
+        let opts = ApOptions { ties: Ties::Grouped, denominator: Denominator::Exact };
+        let a = evaluate(m.inputs.view(), m.targets.view(), opts).unwrap();
+        let rev = |x: &Array2<f64>| x.slice(s![..;-1, ..]).to_owned();
+        let b = evaluate(rev(&m.inputs).view(), rev(&m.targets).view(), opts).unwrap();
+        assert_eq!(a.map_class.map(|v| (v * 1e9).round()), b.map_class.map(|v| (v * 1e9).round()));
+        assert!(a.map_sample.is_none_or(|v| (0.0..=100.0).contains(&v)));
+    }
+    assert!(compared > 0 && edges > 50, "compared {compared} losses, {edges} edge cases");
+}

@@ -5,12 +5,14 @@
 //! - [`cli`]: the command line (clap), nothing imports it;
 //! - [`grid`]: a grid of cells on one results folder (requests, plan, leases, runners, SLURM, status);
 //! - [`train`]: one cell's training; [`report`]: tables, the gate, claims and plots from result files;
+//!   [`conform`]: the spec's conformance cases against an outside implementation;
 //! - [`backbones`], [`data`], [`loss`], [`metrics`], [`numerics`]: the parts they assemble;
 //! - [`results`], [`layout`], [`io`], [`device`], [`host`], [`tensorboard`]: leaves.
 
 #[cfg(feature = "torch")]
 pub mod backbones;
 pub mod cli;
+pub mod conform;
 pub mod data;
 pub mod device;
 pub mod fuzzing;

@@ -175,6 +175,16 @@ key_enum!(
 );
 
 key_enum!(
+    /// The floating-point kind an implementation computes in.
+    Dtype, "dtype" {
+        F64 = "f64", "float64";
+        F32 = "f32", "float32";
+        F16 = "f16", "float16";
+        Bf16 = "bf16", "bfloat16";
+    }
+);
+
+key_enum!(
     /// Where a default or a fact comes from.
     Source, "source" {
         Poster = "poster", "the poster";

@@ -5,6 +5,7 @@
 //! [`Spec::embedded`] works anywhere, and [`Spec::load_dir`] loads (and validates) an edited copy.
 
 pub mod claims;
+pub mod conformance;
 mod error;
 pub mod grids;
 mod keys;
@@ -19,7 +20,7 @@ pub mod vectors;
 
 pub use error::{Location, SpecError};
 pub use keys::{
-    Backbone, Dataset, Denominator, Loss, Mask, Metric, Numerics, Reduction, Source, Ties, UnknownKey, Way,
+    Backbone, Dataset, Denominator, Dtype, Loss, Mask, Metric, Numerics, Reduction, Source, Ties, UnknownKey, Way,
 };
 pub use load::{parse, Param, Printed};
 pub use paper::{CellKey, Paper, Published, Table};
@@ -30,10 +31,18 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 /// The names of the spec's data files, in load order.
-pub const FILES: [&str; 7] =
-    ["losses.yaml", "metrics.yaml", "paper.yaml", "datasets.yaml", "backbones.yaml", "recipes.yaml", "numerics.yaml"];
+pub const FILES: [&str; 8] = [
+    "losses.yaml",
+    "metrics.yaml",
+    "paper.yaml",
+    "datasets.yaml",
+    "backbones.yaml",
+    "recipes.yaml",
+    "numerics.yaml",
+    "conformance.yaml",
+];
 
-const EMBEDDED: [&str; 7] = [
+const EMBEDDED: [&str; 8] = [
     include_str!("../data/losses.yaml"),
     include_str!("../data/metrics.yaml"),
     include_str!("../data/paper.yaml"),
@@ -41,6 +50,7 @@ const EMBEDDED: [&str; 7] = [
     include_str!("../data/backbones.yaml"),
     include_str!("../data/recipes.yaml"),
     include_str!("../data/numerics.yaml"),
+    include_str!("../data/conformance.yaml"),
 ];
 
 /// The whole specification, loaded and validated.
@@ -53,6 +63,7 @@ pub struct Spec {
     pub backbones: BTreeMap<Backbone, registry::BackboneSpec>,
     pub recipes: BTreeMap<String, recipes::Recipe>,
     pub numerics: numerics::NumericsSpec,
+    pub conformance: conformance::ConformanceSpec,
 }
 
 impl Spec {
@@ -103,7 +114,8 @@ impl Spec {
         let backbones = registry::load_backbones(n(4), texts[4]).map_err(t(4))?;
         let recipes = recipes::load_recipes(n(5), texts[5]).map_err(t(5))?;
         let numerics = numerics::load(n(6), texts[6]).map_err(t(6))?;
-        Ok(Spec { losses, metrics, paper, datasets, backbones, recipes, numerics })
+        let conformance = conformance::load(n(7), texts[7]).map_err(t(7))?;
+        Ok(Spec { losses, metrics, paper, datasets, backbones, recipes, numerics, conformance })
     }
 
     /// The way each loss runs with in the main table.

@@ -239,3 +239,28 @@ fn the_numerics_spec_names_what_portable_sets_and_rejects_bad_entries() {
     let e = edit_err("recipes.yaml", "  numerics: portable", "  numerics: fast");
     assert!(e.contains("recipes.yaml") && e.contains("unknown variant `fast`"), "{e}");
 }
+
+#[test]
+fn the_conformance_spec_holds_every_dtype_and_divergence_and_rejects_bad_entries() {
+    let c = &Spec::embedded().conformance;
+    for d in twoway_spec::Dtype::ALL {
+        let t = c.tolerances.losses.of(*d);
+        assert!(t.value_rel > 0.0 && t.grad_rel > 0.0, "{d}");
+    }
+    // The half dtypes cannot be held tighter than f32, nor f32 than f64.
+    let rel = |d| c.tolerances.losses.of(d).grad_rel;
+    use twoway_spec::Dtype::*;
+    assert!(rel(F64) < rel(F32) && rel(F32) <= rel(F16) && rel(F16) <= rel(Bf16));
+    // The release's AP epsilon moves an AP of 50 (0-100 scale) over 100 positives by 50 x 1e-8 / 100: the
+    // bound must see it.
+    assert!(c.tolerances.metrics.abs < 50.0 * 1e-8 / 100.0);
+    assert_eq!(c.divergences.len(), twoway_spec::conformance::DIVERGENCES.len());
+    let e = edit_err("conformance.yaml", "grad_rel: 1.0e-10", "grad_rel: -1.0e-10");
+    assert!(e.contains("conformance.yaml") && e.contains("tolerances.losses.f64.grad_rel"), "{e}");
+    let e = edit_err("conformance.yaml", "id: tie_rule", "id: ties_by_magic");
+    assert!(e.contains("divergences[5].id") && e.contains("ties_by_magic"), "{e}");
+    let e = edit_err("conformance.yaml", "  - id: softplus_threshold", "  - id: official_masking");
+    assert!(e.contains("listed twice"), "{e}");
+    let e = edit_err("conformance.yaml", "f16: 10.0,", "f16: 0.0,");
+    assert!(e.contains("random.logit_range.f16"), "{e}");
+}

@@ -8,58 +8,33 @@ use ndarray::Array2;
 use twoway_reference::{AnyLoss, LossFn};
 use twoway_spec::vectors::LossVector;
 
-/// How close an implementation must come to the expected numbers:
-/// a value within `value_rel * max(|want|, value_floor) + value_per_logit * max|logit|` (a loss near zero
-/// is the difference of terms as large as the logits, so a kind cannot resolve it below its precision
-/// times their size); a gradient entry within
-/// `grad_rel * (|want| + grad_floor * max|want gradient|) + grad_abs` (the floor keeps entries near zero,
-/// which carry the absolute error of the larger ones, from demanding more than the kind's precision;
-/// `grad_abs` is the kind's underflow: below its smallest normal number (f32 / bf16: 1.2e-38) a kind
-/// has no relative precision left, and an f16 gradient below 2^-25 rounds to 0).
-#[derive(Debug, Clone, Copy)]
-pub struct Tolerance {
-    pub value_rel: f64,
-    pub value_floor: f64,
-    pub value_per_logit: f64,
-    pub grad_rel: f64,
-    pub grad_floor: f64,
-    pub grad_abs: f64,
-}
+pub use twoway_spec::conformance::LossTolerance as Tolerance;
+use twoway_spec::{Dtype, Spec};
 
-impl Tolerance {
-    pub fn value_close(&self, got: f64, want: f64, max_logit: f64) -> bool {
-        (got - want).abs() <= self.value_rel * want.abs().max(self.value_floor) + self.value_per_logit * max_logit
+/// Every mismatch between (value, grad) and the expected pair under `tol`, described.
+pub fn compare(
+    tol: &Tolerance,
+    what: &str,
+    logits: &Array2<f64>,
+    got: (f64, &Array2<f64>),
+    want: (f64, &Array2<f64>),
+) -> Vec<String> {
+    let mut bad = Vec::new();
+    let max_logit = logits.iter().fold(0.0f64, |m, t| m.max(t.abs()));
+    if !tol.value_close(got.0, want.0, max_logit) {
+        bad.push(format!("{what}: value {:e}, expected {:e}", got.0, want.0));
     }
-
-    pub fn grad_close(&self, got: f64, want: f64, want_max: f64) -> bool {
-        (got - want).abs() <= self.grad_rel * (want.abs() + self.grad_floor * want_max) + self.grad_abs
+    if got.1.dim() != want.1.dim() {
+        bad.push(format!("{what}: gradient shape {:?}, expected {:?}", got.1.dim(), want.1.dim()));
+        return bad;
     }
-
-    /// Every mismatch between (value, grad) and the expected pair, described.
-    pub fn compare(
-        &self,
-        what: &str,
-        logits: &Array2<f64>,
-        got: (f64, &Array2<f64>),
-        want: (f64, &Array2<f64>),
-    ) -> Vec<String> {
-        let mut bad = Vec::new();
-        let max_logit = logits.iter().fold(0.0f64, |m, t| m.max(t.abs()));
-        if !self.value_close(got.0, want.0, max_logit) {
-            bad.push(format!("{what}: value {:e}, expected {:e}", got.0, want.0));
+    let max = want.1.iter().fold(0.0f64, |m, t| m.max(t.abs()));
+    for ((idx, g), w) in got.1.indexed_iter().zip(want.1.iter()) {
+        if !tol.grad_close(*g, *w, max) {
+            bad.push(format!("{what}: grad{idx:?} {g:e}, expected {w:e}"));
         }
-        if got.1.dim() != want.1.dim() {
-            bad.push(format!("{what}: gradient shape {:?}, expected {:?}", got.1.dim(), want.1.dim()));
-            return bad;
-        }
-        let max = want.1.iter().fold(0.0f64, |m, t| m.max(t.abs()));
-        for ((idx, g), w) in got.1.indexed_iter().zip(want.1.iter()) {
-            if !self.grad_close(*g, *w, max) {
-                bad.push(format!("{what}: grad{idx:?} {g:e}, expected {w:e}"));
-            }
-        }
-        bad
     }
+    bad
 }
 
 /// An implementation of the losses under test.
@@ -164,40 +139,13 @@ impl Backend for Tch {
         matches!(self.kind, tch::Kind::Half | tch::Kind::BFloat16).then(|| self.round(logits))
     }
     fn tolerance(&self) -> Tolerance {
-        match self.kind {
-            tch::Kind::Double => Tolerance {
-                value_rel: 1e-10,
-                value_floor: 1e-300,
-                value_per_logit: 1e-14,
-                grad_rel: 1e-10,
-                grad_floor: 1e-6,
-                grad_abs: 0.0,
-            },
-            tch::Kind::Half => Tolerance {
-                value_rel: 1e-5,
-                value_floor: 1e-2,
-                value_per_logit: 1e-6,
-                grad_rel: 1e-3,
-                grad_floor: 1.0,
-                grad_abs: 2f64.powi(-25),
-            },
-            tch::Kind::BFloat16 => Tolerance {
-                value_rel: 1e-5,
-                value_floor: 1e-2,
-                value_per_logit: 1e-6,
-                grad_rel: 4e-3,
-                grad_floor: 1.0,
-                grad_abs: f32::MIN_POSITIVE as f64,
-            },
-            _ => Tolerance {
-                value_rel: 1e-5,
-                value_floor: 1e-2,
-                value_per_logit: 1e-6,
-                grad_rel: 1e-5,
-                grad_floor: 1.0,
-                grad_abs: f32::MIN_POSITIVE as f64,
-            },
-        }
+        let dtype = match self.kind {
+            tch::Kind::Double => Dtype::F64,
+            tch::Kind::Half => Dtype::F16,
+            tch::Kind::BFloat16 => Dtype::Bf16,
+            _ => Dtype::F32,
+        };
+        Spec::embedded().conformance.tolerances.losses.of(dtype)
     }
 }
 
@@ -220,9 +168,9 @@ pub fn check_loss_vector(backend: &dyn Backend, v: &LossVector) -> Vec<String> {
     };
     let what = format!("{} on {}", v.name, backend.name());
     match backend.rounded_inputs(&x) {
-        None => backend.tolerance().compare(&what, &x, (value, &grad), (v.value, &want_grad)),
+        None => compare(&backend.tolerance(), &what, &x, (value, &grad), (v.value, &want_grad)),
         Some(xr) => match Reference.value_and_grad(&loss, &xr, &y) {
-            Ok((rv, rg)) => backend.tolerance().compare(&what, &xr, (value, &grad), (rv, &rg)),
+            Ok((rv, rg)) => compare(&backend.tolerance(), &what, &xr, (value, &grad), (rv, &rg)),
             Err(e) => vec![format!("{what}: the reference fails on the rounded logits: {e}")],
         },
     }

@@ -1,11 +1,13 @@
 //! The `twoway` command line, the only clap code of the crate: one file per subcommand (its flags and a
 //! thin `exec`: flags → typed request → library call → print), [`common`] for what they share. Nothing
 //! outside this folder imports it (`make lint` checks). Exit codes: 0 success, 1 a gate failed
-//! (`twoway diff`), 2 an error (printed as one line) or a usage error (clap's).
+//! (`twoway diff`), 2 an error (printed as one line) or a usage error (clap's); `twoway conform` exits
+//! 1 when a case fails.
 
 pub mod backbone;
 pub mod claims;
 pub mod common;
+pub mod conform;
 pub mod data;
 pub mod diff;
 pub mod eval;
@@ -54,6 +56,8 @@ pub enum Command {
     Eval(Box<eval::EvalArgs>),
     /// Compute mAP@class and mAP@sample of scores against targets (.npy or .json).
     Map(map::MapArgs),
+    /// Run the spec's conformance cases against any implementation of a loss or a metric (Python or a program).
+    Conform(Box<conform::ConformArgs>),
     /// Validate a copy of the spec files (spec/data) and report the first problem.
     Spec(spec::SpecArgs),
     /// What a results folder holds: finished cells by dataset and backbone, wall time per backbone.
@@ -95,6 +99,7 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Data(c) => ok(c.exec(spec, out)),
         Command::Eval(a) => ok(a.exec(out)),
         Command::Map(a) => ok(a.exec(out)),
+        Command::Conform(a) => a.exec(spec, out),
         Command::Spec(a) => ok(a.exec(out)),
         Command::Status(a) => ok(a.exec(out)),
         Command::Backbone(c) => ok(c.exec(spec, out)),

@@ -6,6 +6,7 @@
 //! `tests/cli_gate.rs` (the JUnit report read by a JUnit reader) and `tests/cli_numerics.rs`.
 
 use crate::report::diff::{self, GivenTolerance, NumericsCheck, Row, Tolerance, Verdict};
+use crate::report::xml;
 use crate::results;
 use anyhow::{bail, Result};
 use std::fmt::Write as _;
@@ -220,32 +221,5 @@ impl Gate {
             r.baseline,
             f(r.reproduced)
         )
-    }
-}
-
-/// `text` with XML's special characters escaped (for attributes and text alike).
-fn xml(text: &str) -> String {
-    let mut o = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-#[cfg(test)]
-mod tests {
-    use super::xml;
-
-    #[test]
-    fn xml_escapes_what_it_must() {
-        assert_eq!(xml("a<b & \"c\" 'd'>\u{1}"), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
     }
 }

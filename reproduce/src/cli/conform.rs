@@ -1,0 +1,201 @@
+//! `twoway conform`: the spec's conformance cases against an outside implementation of a loss or a metric.
+
+use crate::conform::{self, render, CaseSet, Implementation, Request, Subject};
+use anyhow::{bail, Context, Result};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use twoway_reference::AnyLoss;
+use twoway_spec::{Dtype, Loss, LossParams, Mask, Metric, Reduction, Spec, Ties, Way};
+
+#[derive(clap::Args, Debug)]
+#[command(
+    allow_negative_numbers = true,
+    group(clap::ArgGroup::new("subject").required(true).args(["loss", "metric"])),
+    group(clap::ArgGroup::new("implementation").required(true).args(["python", "cmd"])),
+    after_help = "Exit codes: 0 every case passes, 1 a case fails, 2 bad input (a missing file or NAME, an \
+import error, a program that exits non-zero).\n\nWith --cmd, twoway writes a folder with cases.json (a list \
+of {\"name\", \"params\"}) and NAME.logits.npy / NAME.targets.npy (NAME.scores.npy for a metric), float64 \
+(logits rounded to --dtype), runs PROGRAM ARGS... FOLDER once, and reads NAME.loss.npy (shape () or (1,)) \
+and NAME.grad.npy, or NAME.value.npy (percent; NaN when no line has a positive), float64 or float32; \
+NAME.error.txt marks a case that raised."
+)]
+pub struct ConformArgs {
+    /// The loss under test, with the parameters below (the spec's defaults for those not given).
+    #[arg(long, value_enum)]
+    pub loss: Option<Loss>,
+    /// The metric under test (0-100 scale).
+    #[arg(long, value_enum)]
+    pub metric: Option<Metric>,
+    /// twoway: temperature of the positives.
+    #[arg(long)]
+    pub tp: Option<f64>,
+    /// twoway: temperature of the negatives.
+    #[arg(long)]
+    pub tn: Option<f64>,
+    /// twoway, softmax: the way.
+    #[arg(long, value_enum)]
+    pub way: Option<Way>,
+    /// twoway: exact set semantics, or the release's -100 offset (official).
+    #[arg(long, value_enum)]
+    pub mask: Option<Mask>,
+    /// bce, focal, asl: the reduction.
+    #[arg(long, value_enum)]
+    pub reduction: Option<Reduction>,
+    /// focal: gamma.
+    #[arg(long)]
+    pub gamma: Option<f64>,
+    /// focal: alpha.
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// asl: gamma of the negatives.
+    #[arg(long)]
+    pub gamma_neg: Option<f64>,
+    /// asl: gamma of the positives.
+    #[arg(long)]
+    pub gamma_pos: Option<f64>,
+    /// asl: the probability margin of the negatives.
+    #[arg(long)]
+    pub clip: Option<f64>,
+    /// asl: the clamp of the logarithms.
+    #[arg(long)]
+    pub eps: Option<f64>,
+    /// asl: let the focusing weight into the gradient.
+    #[arg(long)]
+    pub focus_grad: Option<bool>,
+    /// The metric's tie rule.
+    #[arg(long, value_enum, default_value = "grouped")]
+    pub ties: Ties,
+    /// A Python implementation: a function (logits, targets) -> scalar tensor, an nn.Module class, or for a
+    /// metric a function (scores, targets) -> float in percent on numpy arrays.
+    #[arg(long, value_name = "FILE.py:NAME")]
+    pub python: Option<String>,
+    /// Keyword arguments (a JSON object) to build a --python class with.
+    #[arg(long, value_name = "JSON", requires = "python")]
+    pub init: Option<String>,
+    /// The Python interpreter (default: $TWOWAY_PYTHON, else python3).
+    #[arg(long, value_name = "PATH", requires = "python")]
+    pub python_exe: Option<PathBuf>,
+    /// Any program: "PROGRAM ARGS..."; twoway appends the case folder.
+    #[arg(long, value_name = "PROGRAM ARGS...")]
+    pub cmd: Option<String>,
+    /// The dtype the loss's logits are given in (metrics: f64 only).
+    #[arg(long, value_enum, default_value = "f64")]
+    pub dtype: Dtype,
+    /// Which cases: the spec vectors, seeded random ones, or both.
+    #[arg(long, value_enum, default_value = "all")]
+    pub cases: Cases,
+    /// How many random cases.
+    #[arg(long, default_value_t = 50)]
+    pub random: usize,
+    /// The seed of the random cases.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the report to FILE (atomically) instead of standard output; a verdict line still prints.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Cases {
+    Vectors,
+    Random,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Junit,
+}
+
+impl ConformArgs {
+    fn subject(&self) -> Result<Subject> {
+        let params = LossParams {
+            tp: self.tp,
+            tn: self.tn,
+            way: self.way,
+            mask: self.mask,
+            reduction: self.reduction,
+            gamma: self.gamma,
+            alpha: self.alpha,
+            gamma_neg: self.gamma_neg,
+            gamma_pos: self.gamma_pos,
+            clip: self.clip,
+            eps: self.eps,
+            focus_grad: self.focus_grad,
+        };
+        if let Some(loss) = self.loss {
+            return Ok(Subject::Loss(AnyLoss::from_params(loss, &params)?));
+        }
+        if let Some(p) = params.names().first() {
+            bail!("--{} is a loss parameter; --metric takes --ties", p.replace('_', "-"));
+        }
+        Ok(Subject::Metric { metric: self.metric.expect("clap requires --loss or --metric"), ties: self.ties })
+    }
+
+    fn implementation(&self) -> Result<Implementation> {
+        if let Some(cmd) = &self.cmd {
+            return Ok(Implementation::Cmd(cmd.clone()));
+        }
+        let python = self.python.as_deref().expect("clap requires --python or --cmd");
+        let Some((file, name)) = python.rsplit_once(':').filter(|(f, n)| !f.is_empty() && !n.is_empty()) else {
+            bail!("--python `{python}`: expected FILE.py:NAME (NAME a function or class in FILE.py)");
+        };
+        let init = match &self.init {
+            None => None,
+            Some(text) => {
+                let v: serde_json::Value =
+                    serde_json::from_str(text).with_context(|| format!("--init `{text}` is not JSON"))?;
+                if !v.is_object() {
+                    bail!("--init `{text}`: expected a JSON object of keyword arguments, e.g. '{{\"tp\": 4.0}}'");
+                }
+                Some(v)
+            }
+        };
+        let exe = self
+            .python_exe
+            .clone()
+            .or_else(|| std::env::var_os("TWOWAY_PYTHON").filter(|v| !v.is_empty()).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("python3"));
+        Ok(Implementation::Python { file: PathBuf::from(file), name: name.to_string(), init, exe })
+    }
+
+    pub fn exec(self, spec: &Spec, out: &mut dyn Write) -> Result<ExitCode> {
+        let request = Request {
+            subject: self.subject()?,
+            implementation: self.implementation()?,
+            dtype: self.dtype,
+            cases: match self.cases {
+                Cases::Vectors => CaseSet::Vectors,
+                Cases::Random => CaseSet::Random,
+                Cases::All => CaseSet::All,
+            },
+            random: self.random,
+            seed: self.seed,
+        };
+        let report = conform::run(spec, &request)?;
+        let text = match self.format {
+            Format::Text => render::text(&report),
+            Format::Json => format!("{}\n", serde_json::to_string_pretty(&render::json(&report))?),
+            Format::Junit => render::junit(&report),
+        };
+        match &self.out {
+            Some(path) => {
+                crate::io::write_text(path, &text)?;
+                writeln!(
+                    out,
+                    "twoway conform: {} of {} cases passed; report: {}",
+                    report.passed(),
+                    report.cases.len(),
+                    path.display()
+                )?;
+            }
+            None => out.write_all(text.as_bytes())?,
+        }
+        Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    }
+}

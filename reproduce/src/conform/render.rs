@@ -1,0 +1,82 @@
+//! The conformance report as text (people), JSON (programs) and JUnit XML (CI test reporters).
+
+use super::check::Outcome;
+use super::Report;
+use crate::report::xml;
+use std::fmt::Write;
+
+fn number(v: Option<f64>) -> String {
+    v.map_or("NaN".to_string(), |v| format!("{v:.10e}"))
+}
+
+fn divergence_lines(o: &Outcome) -> Vec<String> {
+    o.divergences.iter().map(|d| format!("known divergence `{}` ({}): {}", d.id, d.spec, d.what)).collect()
+}
+
+/// Text: a header, one line per case (failures with their cause and any known divergence), a verdict.
+pub fn text(r: &Report) -> String {
+    let mut o =
+        format!("twoway conform: {}\n  {} in {}, {} cases\n\n", r.implementation, r.subject, r.dtype, r.cases.len());
+    let width = r.cases.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for c in &r.cases {
+        let mark = if c.passed { "ok  " } else { "FAIL" };
+        let _ = write!(o, "{mark} {:width$}  ", c.name);
+        if c.passed {
+            let grad = c.grad.as_ref().map_or(String::new(), |g| {
+                format!(", largest gradient error {:.1e} at [{}, {}]", g.error, g.at.0, g.at.1)
+            });
+            let _ = writeln!(o, "{}{grad}  ({})", number(c.got), c.exercises);
+            continue;
+        }
+        let _ = writeln!(o, "{}", c.problem.as_deref().unwrap_or("failed"));
+        let pad = " ".repeat(width + 7);
+        let _ = writeln!(o, "{pad}exercises: {}", c.exercises);
+        for d in divergence_lines(c) {
+            let _ = writeln!(o, "{pad}{d}");
+        }
+    }
+    let (passed, failed) = (r.passed(), r.failed());
+    if failed == 0 {
+        let _ = writeln!(o, "\npassed: all {passed} cases (seed {})", r.seed);
+    } else {
+        let names: Vec<&str> = r.cases.iter().filter(|c| !c.passed).map(|c| c.name.as_str()).collect();
+        let _ = writeln!(o, "\nFAILED: {failed} of {} cases: {} (seed {})", r.cases.len(), names.join(", "), r.seed);
+    }
+    o
+}
+
+/// JSON: `{"implementation", "subject", "dtype", "seed", "cases": [...], "passed": k, "failed": m}`.
+pub fn json(r: &Report) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).expect("a report serialises");
+    v["passed"] = r.passed().into();
+    v["failed"] = r.failed().into();
+    v
+}
+
+/// JUnit XML: one test case per conformance case, a failure with its cause and divergences.
+pub fn junit(r: &Report) -> String {
+    let head = format!("tests=\"{}\" failures=\"{}\" errors=\"0\"", r.cases.len(), r.failed());
+    let suite = format!("twoway conform {} ({} in {})", r.implementation, r.subject, r.dtype);
+    let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(o, "<testsuites name=\"twoway conform\" {head}>");
+    let _ = writeln!(o, "  <testsuite name=\"{}\" {head}>", xml(&suite));
+    let class = format!("twoway.conform.{}", r.subject.split_whitespace().next().unwrap_or("case"));
+    for c in &r.cases {
+        let _ = write!(o, "    <testcase classname=\"{}\" name=\"{}\"", xml(&class), xml(&c.name));
+        if c.passed {
+            let _ = writeln!(o, "/>");
+            continue;
+        }
+        let message = c.problem.clone().unwrap_or_else(|| "failed".into());
+        let mut body = vec![message.clone(), format!("exercises: {}", c.exercises)];
+        body.extend(divergence_lines(c));
+        let _ = writeln!(
+            o,
+            ">\n      <failure type=\"mismatch\" message=\"{}\">{}</failure>\n    </testcase>",
+            xml(&message),
+            xml(&body.join("\n"))
+        );
+    }
+    let _ = writeln!(o, "  </testsuite>\n</testsuites>");
+    o
+}
