@@ -52,9 +52,11 @@ test: setup
 	if [ $$status -ne 0 ]; then echo "make test: some tests failed (see above)" >&2; fi; \
 	exit $$status
 
-## test-big: the opt-in tests of the big members (regnety_32gf against torchvision: a 580 MB fixture).
+## test-big: the opt-in tests of the big members: every torchvision backbone not in `make test` against
+## torchvision (regnety_32gf's 580 MB fixture, regnet_y_128gf's 2.6 GB), and regnet_y_128gf's parameter count.
 test-big: setup
 	$(CARGO_ENV) cargo test --release -p twoway-reproduce --test backbones -- --ignored
+	$(CARGO_ENV) TWOWAY_TEST_BIG=1 cargo test --release -p twoway-reproduce --lib -- backbones::tests::parameter_counts_equal_torchvision
 
 RESULTS ?= results/embedded
 # SEEDS=0,1,2,3,4 replaces the grid's seeds (0, 1, 2: the table shows mean ± sd, the claims a paired test).

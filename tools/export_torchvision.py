@@ -14,7 +14,9 @@ for each `--sizes HxW`, a seeded N x 3 x H x W input (`input_HxW.npy`, f64) and 
 logits and pooled features computed in float64 from the file's values (`logits_HxW.npy`,
 `features_HxW.npy`): what `twoway backbone forward` must reproduce.
 
-Backbones take twoway's names: resnet50, resnext50_32x4d, densenet169, regnety_32gf, regnety_400mf.
+Backbones take twoway's names (spec/data/backbones.yaml): every torchvision ResNet, ResNeXt, Wide ResNet,
+DenseNet and RegNet by its torchvision name (resnet18, densenet121, regnet_x_400mf, ...), and the paper's
+regnety_32gf / regnety_400mf keys.
 """
 import argparse
 import hashlib
@@ -24,16 +26,25 @@ import sys
 import numpy as np
 import torch
 import torchvision
+import yaml
 from safetensors.torch import save_file
 
-# twoway name -> (torchvision builder, weights entry). Must match spec/data/backbones.yaml.
-BACKBONES = {
-    "resnet50": ("resnet50", "ResNet50_Weights.IMAGENET1K_V1"),
-    "resnext50_32x4d": ("resnext50_32x4d", "ResNeXt50_32X4D_Weights.IMAGENET1K_V1"),
-    "densenet169": ("densenet169", "DenseNet169_Weights.IMAGENET1K_V1"),
-    "regnety_32gf": ("regnet_y_32gf", "RegNet_Y_32GF_Weights.IMAGENET1K_V1"),
-    "regnety_400mf": ("regnet_y_400mf", "RegNet_Y_400MF_Weights.IMAGENET1K_V1"),
-}
+
+
+def spec_backbones():
+    """twoway name (and torchvision alias) -> (torchvision builder, weights entry), from spec/data/backbones.yaml."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "spec", "data", "backbones.yaml")
+    with open(path) as f:
+        entries = yaml.safe_load(f)
+    out = {}
+    for name, e in entries.items():
+        if e.get("torchvision"):
+            out[name] = (e["torchvision"], e["weights"]["entry"])
+            out.setdefault(e["torchvision"], out[name])
+    return out
+
+
+BACKBONES = spec_backbones()
 DTYPES = {"f32": torch.float32, "f64": torch.float64, "f16": torch.float16, "bf16": torch.bfloat16}
 
 

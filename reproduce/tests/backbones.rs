@@ -4,8 +4,10 @@
 //! f64 within 1e-9 and f32 within 1e-4 of the largest |logit|, at 224 x 224 and at a non-square size.
 //! Bad weight files are refused with exit 2, the file and key named, nothing written.
 //!
-//! regnety_32gf (145M parameters, a 580 MB file) runs with `make test-big`; regnety_400mf, the small member
-//! of the same code path, always runs.
+//! Every torchvision ResNet / ResNeXt / Wide ResNet / DenseNet / RegNet is a backbone under its torchvision
+//! name. Each family's smallest member and one more (resnet18 and resnet50 with resnext50_32x4d, densenet121
+//! and densenet169, regnet_x_400mf and regnety_400mf) always run; the others (regnety_32gf's 580 MB file
+//! among them) run with `make test-big`.
 #![cfg(feature = "torch")]
 
 mod common;
@@ -91,12 +93,100 @@ fn regnety_400mf_equals_torchvision() {
     assert_eq!(check_backbone("regnety_400mf"), 6);
 }
 
-/// Opt-in (`make test-big`): a 580 MB fixture and minutes of CPU; the same code path runs above as
-/// regnety_400mf.
+// Each family's smallest member beside the paper's: ResNet with basic blocks, DenseNet's smallest, RegNetX
+// (no squeeze-excitation).
 #[test]
-#[ignore = "opt-in: make test-big (regnety_32gf, a 580 MB fixture)"]
-fn regnety_32gf_equals_torchvision() {
-    assert_eq!(check_backbone("regnety_32gf"), 6);
+fn resnet18_equals_torchvision() {
+    assert_eq!(check_backbone("resnet18"), 6);
+}
+
+#[test]
+fn densenet121_equals_torchvision() {
+    assert_eq!(check_backbone("densenet121"), 6);
+}
+
+#[test]
+fn regnet_x_400mf_equals_torchvision() {
+    assert_eq!(check_backbone("regnet_x_400mf"), 6);
+}
+
+/// Opt-in (`make test-big`): fixtures of 45 MB to 2.6 GB and minutes of CPU each; every code path they take
+/// runs above on a smaller member of the same family.
+macro_rules! big {
+    ($($name:ident),+) => {$(
+        #[test]
+        #[ignore = "opt-in: make test-big (a large torchvision fixture)"]
+        fn $name() {
+            let backbone = stringify!($name).trim_end_matches("_equals_torchvision");
+            assert_eq!(check_backbone(backbone), 6);
+        }
+    )+};
+}
+
+big!(
+    regnety_32gf_equals_torchvision,
+    resnet34_equals_torchvision,
+    resnet101_equals_torchvision,
+    resnet152_equals_torchvision,
+    resnext101_32x8d_equals_torchvision,
+    resnext101_64x4d_equals_torchvision,
+    wide_resnet50_2_equals_torchvision,
+    wide_resnet101_2_equals_torchvision,
+    densenet161_equals_torchvision,
+    densenet201_equals_torchvision,
+    regnet_x_800mf_equals_torchvision,
+    regnet_x_1_6gf_equals_torchvision,
+    regnet_x_3_2gf_equals_torchvision,
+    regnet_x_8gf_equals_torchvision,
+    regnet_x_16gf_equals_torchvision,
+    regnet_x_32gf_equals_torchvision,
+    regnet_y_800mf_equals_torchvision,
+    regnet_y_1_6gf_equals_torchvision,
+    regnet_y_3_2gf_equals_torchvision,
+    regnet_y_8gf_equals_torchvision,
+    regnet_y_16gf_equals_torchvision,
+    regnet_y_128gf_equals_torchvision
+);
+
+/// `twoway backbone list` names every torchvision classification model of the families twoway implements,
+/// with torchvision's own parameter count (built by torchvision on the meta device: no memory, no weights).
+#[test]
+fn backbone_list_has_every_torchvision_model_of_the_families_with_its_count() {
+    let script = r#"
+import json, torch, torchvision
+from torchvision.models import regnet
+
+# RegNet derives its stage widths with real tensors: let that part run on the CPU.
+derive = regnet.BlockParams.from_init_params
+def derive_on_cpu(*args, **kwargs):
+    with torch.device("cpu"):
+        return derive(*args, **kwargs)
+regnet.BlockParams.from_init_params = derive_on_cpu
+
+families = ("resnet", "resnext", "wide_resnet", "densenet", "regnet_")
+out = {}
+for name in torchvision.models.list_models(module=torchvision.models):
+    if name.startswith(families):
+        with torch.device("meta"):
+            model = torchvision.models.get_model(name, weights=None)
+        out[name] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+print(json.dumps(out))
+"#;
+    let out = std::process::Command::new(venv_python()).args(["-c", script]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let torchvision: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(torchvision.len(), 29, "torchvision 0.28.0 has 29 models of these families: {torchvision:?}");
+    let (code, stdout, stderr) = twoway(&["backbone", "list", "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let mut compared = 0;
+    for (name, count) in &torchvision {
+        let row = rows.as_array().unwrap().iter().find(|r| r["torchvision"] == name.as_str());
+        let row = row.unwrap_or_else(|| panic!("`twoway backbone list` has no row for torchvision's {name}"));
+        assert_eq!(&row["parameters"], count, "{name}");
+        compared += 1;
+    }
+    assert_eq!(compared, 29);
 }
 
 #[test]

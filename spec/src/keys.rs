@@ -15,12 +15,12 @@ pub struct UnknownKey {
 }
 
 macro_rules! key_enum {
-    ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident = $s:literal, $label:literal;)+ }) => {
+    ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident = $s:literal $(| $alias:literal)*, $label:literal;)+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $s)] #[cfg_attr(feature = "clap", value(name = $s))] $variant,)+
+            $($(#[$vmeta])* #[serde(rename = $s $(, alias = $alias)*)] #[cfg_attr(feature = "clap", value(name = $s $(, alias = $alias)*))] $variant,)+
         }
 
         impl $name {
@@ -48,7 +48,7 @@ macro_rules! key_enum {
             type Err = UnknownKey;
             fn from_str(s: &str) -> Result<Self, UnknownKey> {
                 match s {
-                    $($s => Ok($name::$variant),)+
+                    $($s $(| $alias)* => Ok($name::$variant),)+
                     _ => Err(UnknownKey {
                         kind: $kind,
                         given: s.to_string(),
@@ -72,16 +72,42 @@ key_enum!(
 );
 
 key_enum!(
-    /// A backbone network. The first four are the paper's; `regnety_400mf` is the small RegNetY of the
-    /// tests and `tiny` twoway's small CNN.
+    /// A backbone network: torchvision's classification models of the ResNet (with ResNeXt and Wide
+    /// ResNet), DenseNet and RegNet (X and Y) families under their torchvision names, and `tiny`, twoway's
+    /// small CNN. The paper's four keep their earlier keys (`regnety_32gf` for `regnet_y_32gf`, ...); the
+    /// torchvision name of each is an alias. `regnety_400mf` is the small RegNetY of the tests and CI.
     Backbone, "backbone" {
         Resnet50 = "resnet50", "ResNet50";
         Resnext50 = "resnext50_32x4d", "ResNeXt50";
         Densenet169 = "densenet169", "DenseNet169";
-        Regnety32gf = "regnety_32gf", "RegNetY-32GF";
+        Regnety32gf = "regnety_32gf" | "regnet_y_32gf", "RegNetY-32GF";
         /// The small member of the RegNetY family (tests and CI; not in the paper).
-        Regnety400mf = "regnety_400mf", "RegNetY-400MF";
+        Regnety400mf = "regnety_400mf" | "regnet_y_400mf", "RegNetY-400MF";
         Tiny = "tiny", "Tiny";
+        Resnet18 = "resnet18", "ResNet18";
+        Resnet34 = "resnet34", "ResNet34";
+        Resnet101 = "resnet101", "ResNet101";
+        Resnet152 = "resnet152", "ResNet152";
+        Resnext101x32 = "resnext101_32x8d", "ResNeXt101-32x8d";
+        Resnext101x64 = "resnext101_64x4d", "ResNeXt101-64x4d";
+        WideResnet50 = "wide_resnet50_2", "WideResNet50-2";
+        WideResnet101 = "wide_resnet101_2", "WideResNet101-2";
+        Densenet121 = "densenet121", "DenseNet121";
+        Densenet161 = "densenet161", "DenseNet161";
+        Densenet201 = "densenet201", "DenseNet201";
+        RegnetX400mf = "regnet_x_400mf", "RegNetX-400MF";
+        RegnetX800mf = "regnet_x_800mf", "RegNetX-800MF";
+        RegnetX1_6gf = "regnet_x_1_6gf", "RegNetX-1.6GF";
+        RegnetX3_2gf = "regnet_x_3_2gf", "RegNetX-3.2GF";
+        RegnetX8gf = "regnet_x_8gf", "RegNetX-8GF";
+        RegnetX16gf = "regnet_x_16gf", "RegNetX-16GF";
+        RegnetX32gf = "regnet_x_32gf", "RegNetX-32GF";
+        RegnetY800mf = "regnet_y_800mf", "RegNetY-800MF";
+        RegnetY1_6gf = "regnet_y_1_6gf", "RegNetY-1.6GF";
+        RegnetY3_2gf = "regnet_y_3_2gf", "RegNetY-3.2GF";
+        RegnetY8gf = "regnet_y_8gf", "RegNetY-8GF";
+        RegnetY16gf = "regnet_y_16gf", "RegNetY-16GF";
+        RegnetY128gf = "regnet_y_128gf", "RegNetY-128GF";
     }
 );
 
@@ -236,6 +262,10 @@ mod tests {
 
     #[test]
     fn serde_uses_the_stable_names() {
+        // torchvision's names of the paper's RegNetYs are aliases of their keys.
+        assert_eq!("regnet_y_32gf".parse::<Backbone>().unwrap(), Backbone::Regnety32gf);
+        assert_eq!(serde_json::from_str::<Backbone>("\"regnet_y_400mf\"").unwrap(), Backbone::Regnety400mf);
+        assert_eq!(Backbone::Regnety32gf.as_str(), "regnety_32gf");
         let s = serde_json::to_string(&Backbone::Resnext50).unwrap();
         assert_eq!(s, "\"resnext50_32x4d\"");
         let w: Way = serde_json::from_str("\"sample\"").unwrap();

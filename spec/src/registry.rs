@@ -109,13 +109,29 @@ pub struct WeightsEntry {
 }
 
 /// A backbone's architecture: its family and the parameters that build it.
+/// The residual block of a ResNet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResnetBlock {
+    Basic,
+    #[default]
+    Bottleneck,
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "family", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Arch {
     /// twoway's small CNN.
     Tiny,
     /// ResNet / ResNeXt with bottleneck blocks (torchvision's: stride in the 3x3 convolution).
-    Resnet { layers: [usize; 4], groups: usize, width_per_group: usize },
+    Resnet {
+        /// `basic` (two 3x3 convolutions: ResNet18 / 34) or `bottleneck` (1x1, 3x3, 1x1; the default).
+        #[serde(default)]
+        block: ResnetBlock,
+        layers: [usize; 4],
+        groups: usize,
+        width_per_group: usize,
+    },
     /// DenseNet-BC.
     Densenet { growth_rate: usize, block_config: [usize; 4], num_init_features: usize, bn_size: usize },
     /// RegNetY from its block parameters; `stage_widths` / `stage_depths` are what they derive to (checked).
@@ -306,7 +322,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 2, "regnety_32gf and regnety_400mf");
+        assert_eq!(checked, 15, "the 7 RegNetX and 8 RegNetY");
     }
 
     #[test]

@@ -104,10 +104,12 @@ pub fn list(spec: &Spec, dir: &Path) -> Vec<serde_json::Value> {
         let s = &spec.backbones[b];
         let family = match s.arch {
             Arch::Tiny => "tiny",
-            Arch::Resnet { groups: 1, .. } => "resnet",
+            Arch::Resnet { groups: 1, width_per_group: 64, .. } => "resnet",
+            Arch::Resnet { groups: 1, .. } => "wide_resnet",
             Arch::Resnet { .. } => "resnext",
             Arch::Densenet { .. } => "densenet",
-            Arch::Regnet { .. } => "regnety",
+            Arch::Regnet { se_ratio, .. } if se_ratio > 0.0 => "regnety",
+            Arch::Regnet { .. } => "regnetx",
         };
         rows.push(serde_json::json!({
             "backbone": b, "label": b.label(), "family": family, "parameters": s.parameters,
@@ -140,9 +142,15 @@ pub fn list_text(rows: &[serde_json::Value], dir: &Path) -> String {
     let mut o = format!("weights folder: {}\n", dir.display());
     for r in rows {
         let params = r["parameters"].as_u64().map_or("-".to_string(), group_thousands);
+        // The torchvision name where the key differs from it (the paper's RegNetYs); either is accepted.
+        let key = r["backbone"].as_str().unwrap();
+        let name = match r["torchvision"].as_str() {
+            Some(tv) if tv != key => format!("{key} ({tv})"),
+            _ => key.to_string(),
+        };
         o.push_str(&format!(
-            "{:<16} {:<9} {:>12} params  {:>5} features  head `{}`  weights {}\n",
-            r["backbone"].as_str().unwrap(),
+            "{:<32} {:<11} {:>12} params  {:>5} features  head `{}`  weights {}\n",
+            name,
             r["family"].as_str().unwrap(),
             params,
             r["features"],

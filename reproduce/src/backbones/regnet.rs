@@ -1,6 +1,7 @@
-//! RegNetY (torchvision's `regnet_y_32gf`, `regnet_y_400mf`): a 3x3 stride-2 stem, then stages of residual
-//! bottleneck blocks (1x1, grouped 3x3 with the stage's stride in the first block, squeeze-excitation whose
-//! width is `se_ratio` times the block's input width, 1x1), built from the block parameters in the spec.
+//! RegNetX and RegNetY (torchvision's `regnet_x_400mf` ... `regnet_y_128gf`): a 3x3 stride-2 stem, then
+//! stages of residual bottleneck blocks (1x1, grouped 3x3 with the stage's stride in the first block, for
+//! RegNetY a squeeze-excitation whose width is `se_ratio` times the block's input width, 1x1), built from the
+//! block parameters in the spec. RegNetX is the same without the squeeze-excitation (`se_ratio: 0`).
 //! Parameter names are torchvision's (`stem.0`, `trunk_output.block1.block1-0.f.se.fc1`, `...proj.0`).
 
 use super::layers::{bn, conv, conv_bn_relu, pool, ConvInit};
@@ -13,7 +14,7 @@ struct Block {
     proj: Option<(nn::Conv2D, nn::BatchNorm)>,
     a: (nn::Conv2D, nn::BatchNorm),
     b: (nn::Conv2D, nn::BatchNorm),
-    se: (nn::Conv2D, nn::Conv2D),
+    se: Option<(nn::Conv2D, nn::Conv2D)>,
     c: (nn::Conv2D, nn::BatchNorm),
 }
 
@@ -33,7 +34,7 @@ impl Block {
             proj: (cin != cout || stride != 1).then(|| conv_norm(&(p / "proj"), cin, cout, 1, stride, 1)),
             a: conv_norm(&(&f / "a"), cin, cout, 1, 1, 1),
             b: conv_norm(&(&f / "b"), cout, cout, 3, stride, groups),
-            se: (se_conv("fc1", cout, se_width), se_conv("fc2", se_width, cout)),
+            se: (se_ratio > 0.0).then(|| (se_conv("fc1", cout, se_width), se_conv("fc2", se_width, cout))),
             c: conv_norm(&(&f / "c"), cout, cout, 1, 1, 1),
         }
     }
@@ -41,8 +42,14 @@ impl Block {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         let h = conv_bn_relu(x, &self.a.0, &self.a.1, train);
         let h = conv_bn_relu(&h, &self.b.0, &self.b.1, train);
-        let scale = h.adaptive_avg_pool2d([1, 1]).apply(&self.se.0).relu().apply(&self.se.1).sigmoid();
-        let h = (h * scale).apply(&self.c.0).apply_t(&self.c.1, train);
+        let h = match &self.se {
+            Some((fc1, fc2)) => {
+                let scale = h.adaptive_avg_pool2d([1, 1]).apply(fc1).relu().apply(fc2).sigmoid();
+                h * scale
+            }
+            None => h,
+        };
+        let h = h.apply(&self.c.0).apply_t(&self.c.1, train);
         let shortcut = match &self.proj {
             Some((c, b)) => x.apply(c).apply_t(b, train),
             None => x.shallow_clone(),
