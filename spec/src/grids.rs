@@ -125,7 +125,46 @@ impl Grid {
     /// Parses and checks a grid file against the spec (its recipe exists, each run's parameters belong
     /// to its loss, ways only on the set-based losses).
     pub fn parse(file: &str, text: &str, spec: &Spec) -> Result<Grid, SpecError> {
-        let g: Grid = parse(file, text).map_err(|e| e.with_line_from(text))?;
+        Grid::parse_with(file, text, spec, &mut |entry| Err(format!("`{entry}`: dataset files are read by twoway run")))
+    }
+
+    /// [`Grid::parse`], where a `datasets` entry that names a dataset file (`.yaml`, or a path) is handed
+    /// to `dataset_file`, which loads it (relative to the grid file) and returns its dataset.
+    pub fn parse_with(
+        file: &str,
+        text: &str,
+        spec: &Spec,
+        dataset_file: &mut dyn FnMut(&str) -> Result<crate::Dataset, String>,
+    ) -> Result<Grid, SpecError> {
+        let mut doc: serde_yaml::Value = parse(file, text).map_err(|e| e.with_line_from(text))?;
+        let mut changed = false;
+        let mut resolve = |list: Option<&mut serde_yaml::Value>, field: &str| -> Result<(), SpecError> {
+            let Some(serde_yaml::Value::Sequence(entries)) = list else { return Ok(()) };
+            for (i, e) in entries.iter_mut().enumerate() {
+                let Some(entry) = e.as_str().filter(|s| s.ends_with(".yaml") || s.ends_with(".yml") || s.contains('/'))
+                else {
+                    continue;
+                };
+                let d = dataset_file(entry)
+                    .map_err(|m| SpecError::invalid(file, format!("{field}[{i}]"), m).with_line_from(text))?;
+                *e = serde_yaml::Value::String(d.as_str().to_string());
+                changed = true;
+            }
+            Ok(())
+        };
+        resolve(doc.get_mut("datasets"), "datasets")?;
+        if let Some(serde_yaml::Value::Sequence(runs)) = doc.get_mut("runs") {
+            for (i, r) in runs.iter_mut().enumerate() {
+                resolve(r.get_mut("datasets"), &format!("runs[{i}].datasets"))?;
+            }
+        }
+        // Without dataset files the text itself is parsed (its errors keep their line and field).
+        let g: Grid = if changed {
+            serde_yaml::from_value(doc)
+                .map_err(|e| SpecError::invalid(file, "(document)", e.to_string()).with_line_from(text))?
+        } else {
+            parse(file, text).map_err(|e| e.with_line_from(text))?
+        };
         let bad = |field: String, msg: String| Err(SpecError::invalid(file, field, msg).with_line_from(text));
         if !spec.recipes.contains_key(&g.recipe) {
             let known: Vec<&str> = spec.recipes.keys().map(String::as_str).collect();

@@ -61,17 +61,6 @@ macro_rules! key_enum {
 }
 
 key_enum!(
-    /// A dataset. The first four are the paper's; `embedded` is twoway's generated default.
-    Dataset, "dataset" {
-        Coco = "coco", "MS-COCO";
-        Vispr = "vispr", "VISPR";
-        Vaw = "vaw", "VAW";
-        Wider = "wider", "WIDER";
-        Embedded = "embedded", "Embedded";
-    }
-);
-
-key_enum!(
     /// A backbone network: torchvision's classification models of the ResNet (with ResNeXt and Wide
     /// ResNet), DenseNet and RegNet (X and Y) families under their torchvision names, and `tiny`, twoway's
     /// small CNN. The paper's four keep their earlier keys (`regnety_32gf` for `regnet_y_32gf`, ...); the
@@ -232,9 +221,142 @@ impl Loss {
     }
 }
 
+/// A dataset: the paper's four, `embedded` (twoway's generated default), or a user's dataset file, known
+/// by the `name` it declares (see [`crate::registry::register_dataset_file`]). Keys are stable snake_case
+/// names everywhere (YAML, CSV, JSON, folders); a dataset file's name is interned, so a `Dataset` stays
+/// `Copy`. Built-in keys order first, in the paper's order; dataset files after them, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dataset {
+    Coco,
+    Vispr,
+    Vaw,
+    Wider,
+    Embedded,
+    /// A dataset file's name (interned).
+    Named(NameId),
+}
+
+/// An interned dataset name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NameId(u32);
+
+fn names() -> &'static std::sync::Mutex<Vec<&'static str>> {
+    static NAMES: std::sync::OnceLock<std::sync::Mutex<Vec<&'static str>>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(Default::default)
+}
+
+/// Whether `name` can name a dataset file: 1 to 64 of `a-z`, `0-9`, `_`, `-`, starting with a letter.
+pub fn valid_dataset_name(name: &str) -> bool {
+    let ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-';
+    !name.is_empty() && name.len() <= 64 && name.as_bytes()[0].is_ascii_lowercase() && name.bytes().all(ok)
+}
+
 impl Dataset {
+    /// The built-in datasets, in the paper's order, then `embedded`.
+    pub const ALL: &'static [Dataset] =
+        &[Dataset::Coco, Dataset::Vispr, Dataset::Vaw, Dataset::Wider, Dataset::Embedded];
+
     /// The paper's four datasets, in its row order.
     pub const PAPER: &'static [Dataset] = &[Dataset::Coco, Dataset::Vispr, Dataset::Vaw, Dataset::Wider];
+
+    /// The dataset named `name` (a built-in key, or else a dataset file's name, interned); `None` when the
+    /// name is not a valid one.
+    pub fn named(name: &str) -> Option<Dataset> {
+        if let Some(d) = Dataset::ALL.iter().find(|d| d.as_str() == name) {
+            return Some(*d);
+        }
+        if !valid_dataset_name(name) {
+            return None;
+        }
+        let mut table = names().lock().unwrap_or_else(|e| e.into_inner());
+        let id = match table.iter().position(|n| *n == name) {
+            Some(i) => i,
+            None => {
+                table.push(Box::leak(name.to_string().into_boxed_str()));
+                table.len() - 1
+            }
+        };
+        Some(Dataset::Named(NameId(id as u32)))
+    }
+
+    /// Whether this is one of twoway's own datasets (not a dataset file).
+    pub fn is_builtin(self) -> bool {
+        !matches!(self, Dataset::Named(_))
+    }
+
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dataset::Coco => "coco",
+            Dataset::Vispr => "vispr",
+            Dataset::Vaw => "vaw",
+            Dataset::Wider => "wider",
+            Dataset::Embedded => "embedded",
+            Dataset::Named(NameId(i)) => names().lock().unwrap_or_else(|e| e.into_inner())[i as usize],
+        }
+    }
+
+    /// The label the paper prints (a dataset file's name for a dataset file).
+    pub fn label(self) -> &'static str {
+        match self {
+            Dataset::Coco => "MS-COCO",
+            Dataset::Vispr => "VISPR",
+            Dataset::Vaw => "VAW",
+            Dataset::Wider => "WIDER",
+            Dataset::Embedded => "Embedded",
+            Dataset::Named(_) => self.as_str(),
+        }
+    }
+
+    fn rank(self) -> usize {
+        Dataset::ALL.iter().position(|d| *d == self).unwrap_or(Dataset::ALL.len())
+    }
+}
+
+impl PartialOrd for Dataset {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Dataset {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.rank(), self.as_str()).cmp(&(other.rank(), other.as_str()))
+    }
+}
+
+impl fmt::Display for Dataset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Dataset {
+    type Err = UnknownKey;
+    /// A built-in key, or a dataset file's name.
+    fn from_str(s: &str) -> Result<Self, UnknownKey> {
+        Dataset::named(s).ok_or_else(|| UnknownKey {
+            kind: "dataset",
+            given: s.to_string(),
+            expected: format!(
+                "{}, or a dataset file's name (a-z, 0-9, `_`, `-`, starting with a letter)",
+                Dataset::ALL.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+}
+
+impl serde::Serialize for Dataset {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Dataset {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl Backbone {

@@ -26,6 +26,7 @@ pub use load::{parse, Param, Printed};
 pub use paper::{CellKey, Paper, Published, Table};
 pub use vectors::{params_of, LossParams};
 
+use registry::DatasetSpec;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -116,6 +117,21 @@ impl Spec {
         let numerics = numerics::load(n(6), texts[6]).map_err(t(6))?;
         let conformance = conformance::load(n(7), texts[7]).map_err(t(7))?;
         Ok(Spec { losses, metrics, paper, datasets, backbones, recipes, numerics, conformance })
+    }
+
+    /// The spec of `dataset`: a built-in one's from `datasets.yaml`, a dataset file's as registered
+    /// ([`registry::register_dataset_file`]).
+    pub fn dataset(&self, dataset: Dataset) -> Result<&DatasetSpec, String> {
+        if let Some(d) = self.datasets.get(&dataset) {
+            return Ok(d);
+        }
+        registry::dataset_file(dataset).map(|f| &f.spec).ok_or_else(|| {
+            format!(
+                "dataset `{dataset}` is neither a built-in dataset ({}) nor a dataset file given to this command: \
+                 pass its FILE.yaml",
+                Dataset::ALL.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        })
     }
 
     /// The way each loss runs with in the main table.

@@ -23,6 +23,8 @@ pub enum Format {
     Vispr,
     Vaw,
     WiderAttribute,
+    /// A dataset file's CSV: `image,<class>,...`, one row per image, values 1 / 0 / -1 or empty.
+    Csv,
 }
 
 /// One split of a dataset, under its own name.
@@ -180,6 +182,13 @@ fn require_reason(file: &str, key: &str, source: Source, reason: &Option<String>
 
 pub(crate) fn load_datasets(file: &str, text: &str) -> Result<BTreeMap<Dataset, DatasetSpec>, SpecError> {
     let map: BTreeMap<Dataset, DatasetSpec> = parse(file, text)?;
+    if let Some(d) = map.keys().find(|d| !d.is_builtin()) {
+        return Err(SpecError::invalid(
+            file,
+            d.as_str(),
+            "not a built-in dataset (a user's dataset is a dataset file)",
+        ));
+    }
     for d in Dataset::ALL {
         let Some(spec) = map.get(d) else {
             return Err(SpecError::invalid(file, d.as_str(), "missing dataset entry"));
@@ -336,4 +345,52 @@ mod tests {
         // 19 would round down to 16, below 90% of 19 (17.1): one more divisor.
         assert_eq!(make_divisible(19.0, 16), 32);
     }
+}
+
+/// A user's dataset file, registered: the spec of its dataset (as the built-in ones have in
+/// `datasets.yaml`), the folder its paths are relative to, and the file itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetFile {
+    pub spec: DatasetSpec,
+    pub dir: std::path::PathBuf,
+    pub file: std::path::PathBuf,
+}
+
+type FileTable = std::sync::Mutex<BTreeMap<Dataset, &'static DatasetFile>>;
+
+fn dataset_files() -> &'static FileTable {
+    static FILES: std::sync::OnceLock<FileTable> = std::sync::OnceLock::new();
+    FILES.get_or_init(Default::default)
+}
+
+/// Registers a dataset file under its spec's `name`; returns its [`Dataset`]. The same name registered
+/// again from the same file is the same dataset; from another file, or a built-in key, it is an error.
+pub fn register_dataset_file(file: DatasetFile) -> Result<Dataset, String> {
+    let name = file.spec.name.clone();
+    let Some(d) = Dataset::named(&name).filter(|d| !d.is_builtin()) else {
+        return Err(match Dataset::named(&name) {
+            Some(_) => format!("name `{name}` is a built-in dataset's key; choose another"),
+            None => format!(
+                "name `{name}` is not a valid dataset name (1 to 64 of a-z, 0-9, `_`, `-`, starting with a letter)"
+            ),
+        });
+    };
+    let mut table = dataset_files().lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = table.get(&d) {
+        if known.file != file.file {
+            return Err(format!(
+                "two dataset files are named `{name}`: {} and {}",
+                known.file.display(),
+                file.file.display()
+            ));
+        }
+        return Ok(d);
+    }
+    table.insert(d, Box::leak(Box::new(file)));
+    Ok(d)
+}
+
+/// The registered dataset file of `dataset` (none for the built-in ones and unregistered names).
+pub fn dataset_file(dataset: Dataset) -> Option<&'static DatasetFile> {
+    dataset_files().lock().unwrap_or_else(|e| e.into_inner()).get(&dataset).copied()
 }

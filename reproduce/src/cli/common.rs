@@ -39,6 +39,15 @@ impl Dtype {
     }
 }
 
+/// A `--dataset` / `--datasets` value: a built-in key, a dataset file's name, or a dataset file
+/// (`FILE.yaml`, loaded and registered: its errors name the file and field).
+pub fn dataset_arg(s: &str) -> Result<twoway_spec::Dataset, String> {
+    if crate::data::file::is_file_arg(s) {
+        return crate::data::file::load(std::path::Path::new(s)).map_err(|e| format!("{e:#}"));
+    }
+    s.parse().map_err(|e: twoway_spec::UnknownKey| e.to_string())
+}
+
 /// Output format of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TableFormat {

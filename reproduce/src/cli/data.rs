@@ -1,7 +1,7 @@
 //! `twoway data`: generate the embedded dataset or the format fixtures, and look into any dataset: its label
 //! matrix and sample ids, one sample as the loader sees it, a check that every image decodes, a summary.
 
-use super::common::OutputFormat;
+use super::common::{dataset_arg, OutputFormat};
 use crate::data::{self, data_root, load_split, sample_image, Split};
 use anyhow::{bail, Context, Result};
 use ndarray_npy::WriteNpyExt;
@@ -50,7 +50,8 @@ pub enum DataCommand {
     },
     /// Check that every image of a dataset's splits exists and decodes (all splits unless --split).
     Check {
-        #[arg(long, value_enum)]
+        /// A built-in dataset's key or a dataset file (FILE.yaml).
+        #[arg(long, value_name = "KEY|FILE.yaml", value_parser = dataset_arg)]
         dataset: Dataset,
         #[arg(long)]
         split: Option<String>,
@@ -79,7 +80,8 @@ pub enum DataCommand {
     },
     /// Samples, class frequencies, label cardinality, unknown fraction and dropped boxes of a dataset.
     Inspect {
-        #[arg(long, value_enum, default_value = "embedded")]
+        /// A built-in dataset's key or a dataset file (FILE.yaml).
+        #[arg(long, value_name = "KEY|FILE.yaml", value_parser = dataset_arg, default_value = "embedded")]
         dataset: Dataset,
         /// Only this split (default: every split of the dataset).
         #[arg(long)]
@@ -92,7 +94,8 @@ pub enum DataCommand {
 /// A dataset's split under a data root.
 #[derive(clap::Args, Debug)]
 pub struct Which {
-    #[arg(long, value_enum)]
+    /// A built-in dataset's key (coco, vispr, vaw, wider, embedded) or a dataset file (FILE.yaml).
+    #[arg(long, value_name = "KEY|FILE.yaml", value_parser = dataset_arg)]
     pub dataset: Dataset,
     /// The split by the dataset's own name (e.g. train2014, test2017, train, trainval).
     #[arg(long)]
@@ -104,7 +107,7 @@ pub struct Which {
 fn splits(spec: &Spec, dataset: Dataset, split: &Option<String>, root: &std::path::Path) -> Result<Vec<Split>> {
     let names: Vec<String> = match split {
         Some(s) => vec![s.clone()],
-        None => spec.datasets[&dataset].splits.keys().cloned().collect(),
+        None => spec.dataset(dataset).map_err(anyhow::Error::msg)?.splits.keys().cloned().collect(),
     };
     names.iter().map(|s| load_split(spec, dataset, s, root, true)).collect()
 }
@@ -137,7 +140,7 @@ impl DataCommand {
             DataCommand::Inspect { dataset, split, data_root: r } => {
                 let mut all = splits(spec, dataset, &split, &data_root(r.as_deref()))?;
                 // The protocol's train split first: its frequencies are reported.
-                let train = &spec.datasets[&dataset].protocol.train;
+                let train = &spec.dataset(dataset).map_err(anyhow::Error::msg)?.protocol.train;
                 all.sort_by_key(|s| &s.name != train);
                 let refs: Vec<&Split> = all.iter().collect();
                 write!(out, "{}", data::inspect::report(&refs))?;

@@ -29,7 +29,7 @@ pub struct SelectionArgs {
     #[arg(long, value_enum)]
     pub numerics: Option<twoway_spec::Numerics>,
     /// Only these datasets (comma-separated).
-    #[arg(long, value_enum, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = super::common::dataset_arg)]
     pub datasets: Vec<Dataset>,
     /// Only these backbones.
     #[arg(long, value_enum, value_delimiter = ',')]

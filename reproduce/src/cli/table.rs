@@ -23,7 +23,7 @@ pub struct TableArgs {
     #[arg(long)]
     pub results: Option<PathBuf>,
     /// Only these datasets' rows (comma-separated).
-    #[arg(long, value_enum, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = super::common::dataset_arg)]
     pub datasets: Vec<Dataset>,
 }
 

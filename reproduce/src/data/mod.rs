@@ -4,7 +4,9 @@
 //! [`pipeline`] decodes, crops and transforms them in worker threads while a model trains.
 
 pub mod coco;
+mod csv;
 pub mod embedded;
+pub mod file;
 pub mod fixtures;
 pub mod inspect;
 pub mod pipeline;
@@ -48,10 +50,15 @@ pub fn embedded_spec(spec: &Spec) -> embedded::EmbeddedSpec {
     embedded::EmbeddedSpec { seed: g.seed, train: g.train, eval: g.eval, size: g.size }
 }
 
-/// The folder of `dataset` under `root` (the embedded one is generated there on first use).
+/// The folder of `dataset`: under `root` for a built-in one (the embedded one is generated there on
+/// first use), a dataset file's own folder for a dataset file.
 pub fn dataset_dir(spec: &Spec, dataset: Dataset, root: &Path, progress: bool) -> Result<PathBuf> {
     match dataset {
         Dataset::Embedded => embedded::ensure(&embedded_spec(spec), root, progress),
+        Dataset::Named(_) => match twoway_spec::registry::dataset_file(dataset) {
+            Some(f) => Ok(f.dir.clone()),
+            None => Err(anyhow::anyhow!(spec.dataset(dataset).err().unwrap_or_default())),
+        },
         _ => Ok(root.join(dataset.as_str())),
     }
 }
@@ -59,7 +66,7 @@ pub fn dataset_dir(spec: &Spec, dataset: Dataset, root: &Path, progress: bool) -
 /// Loads one split of a dataset by its own name. For box datasets every image's size is read (its header
 /// only) to clip the boxes; `progress` draws a bar for that.
 pub fn load_split(spec: &Spec, dataset: Dataset, split: &str, root: &Path, progress: bool) -> Result<Split> {
-    let d = &spec.datasets[&dataset];
+    let d = spec.dataset(dataset).map_err(anyhow::Error::msg)?;
     let Some(s) = d.splits.get(split) else {
         let known: Vec<&str> = d.splits.keys().map(String::as_str).collect();
         bail!("dataset `{dataset}` has no split `{split}` (its splits: {})", known.join(", "));
@@ -72,7 +79,12 @@ pub fn load_split(spec: &Spec, dataset: Dataset, split: &str, root: &Path, progr
         Format::Vispr => vispr::load(&dir, &annotations, &images)?,
         Format::Vaw => vaw::load(&dir, &annotations, &images)?,
         Format::WiderAttribute => wider::load(&annotations, &images)?,
+        Format::Csv => csv::load(&annotations, &images)?,
     };
+    if raw.samples.is_empty() {
+        let why = if raw.dropped_unannotated > 0 { " (no image has an annotation)" } else { "" };
+        bail!("{}: split `{split}` of dataset `{dataset}` has no sample{why}", annotations[0].display());
+    }
     if raw.classes.len() != d.classes {
         bail!(
             "{}: {} classes, but dataset `{dataset}` has {} (is this the right dataset?)",
@@ -160,9 +172,13 @@ pub fn fingerprint(spec: &Spec, dataset: Dataset, root: &Path) -> Result<serde_j
     if dataset == Dataset::Embedded {
         return Ok(serde_json::json!({"generator": embedded::VERSION, "spec": embedded_spec(spec)}));
     }
-    let d = &spec.datasets[&dataset];
-    let dir = root.join(dataset.as_str());
+    let d = spec.dataset(dataset).map_err(anyhow::Error::msg)?;
+    let dir = dataset_dir(spec, dataset, root, false)?;
     let mut files: Vec<PathBuf> = Vec::new();
+    // A dataset file's own text (its name, format and paths) is part of what its runs read.
+    if let Some(f) = twoway_spec::registry::dataset_file(dataset) {
+        files.push(f.file.clone());
+    }
     for split in [&d.protocol.train, &d.protocol.eval] {
         for a in &d.splits[split].annotations {
             let p = dir.join(a);
@@ -186,6 +202,11 @@ pub fn fingerprint(spec: &Spec, dataset: Dataset, root: &Path) -> Result<serde_j
         .par_iter()
         .map(|f| {
             let rel = f.strip_prefix(&dir).unwrap_or(f).display().to_string();
+            let rel = if f.is_absolute() && rel == f.display().to_string() {
+                f.file_name().map_or(rel, |n| n.to_string_lossy().into_owned())
+            } else {
+                rel
+            };
             crate::io::sha256_file(f).map(|h| (rel, serde_json::Value::String(h)))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -195,7 +216,7 @@ pub fn fingerprint(spec: &Spec, dataset: Dataset, root: &Path) -> Result<serde_j
 
 /// The train and eval splits of `dataset`'s protocol under `root`, their image files checked to exist.
 pub fn load(spec: &Spec, dataset: Dataset, root: &Path, progress: bool) -> Result<(Split, Split)> {
-    let p = &spec.datasets[&dataset].protocol;
+    let p = &spec.dataset(dataset).map_err(anyhow::Error::msg)?.protocol;
     let train = load_split(spec, dataset, &p.train, root, progress)?;
     let eval = load_split(spec, dataset, &p.eval, root, progress)?;
     check_files(&train)?;

@@ -55,7 +55,10 @@ pub fn load_grid(spec: &Spec, name: &str) -> Result<Grid> {
         bail!("unknown grid `{name}`: not a built-in grid ({}) nor a file", known.join(", "));
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    Ok(Grid::parse(&path.display().to_string(), &text, spec)?)
+    // Dataset files are listed relative to the grid file.
+    let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut dataset_file = |entry: &str| crate::data::file::load(&dir.join(entry)).map_err(|e| format!("{e:#}"));
+    Ok(Grid::parse_with(&path.display().to_string(), &text, spec, &mut dataset_file)?)
 }
 
 /// Resolves the selection's grid and base recipe (a name of the spec's recipes or a recipe YAML file).

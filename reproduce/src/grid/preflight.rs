@@ -49,8 +49,11 @@ pub fn annotation_files(spec: &Spec, dataset: Dataset, root: &Path) -> Vec<PathB
     if dataset == Dataset::Embedded {
         return Vec::new();
     }
-    let d = &spec.datasets[&dataset];
-    let dir = root.join(dataset.as_str());
+    let Ok(d) = spec.dataset(dataset) else { return Vec::new() };
+    let dir = match twoway_spec::registry::dataset_file(dataset) {
+        Some(f) => f.dir.clone(),
+        None => root.join(dataset.as_str()),
+    };
     let mut files: Vec<PathBuf> = [&d.protocol.train, &d.protocol.eval]
         .iter()
         .flat_map(|split| d.splits[*split].annotations.iter().map(|a| dir.join(a)))
@@ -85,7 +88,7 @@ pub fn check(
             problems.push(format!(
                 "dataset `{d}` ({}): missing {}; download it and place it under {} in its own layout (README: \
                  Datasets), or point --data-root at it",
-                spec.datasets[d].name,
+                spec.dataset(*d).map(|s| s.name.as_str()).unwrap_or("a dataset file"),
                 missing.join(", "),
                 data_root.join(d.as_str()).display()
             ));

@@ -271,12 +271,12 @@ pub fn render(models: &[TableModel], format: Format, numerics: &[Option<Fingerpr
     Ok(out)
 }
 
-fn order(view: View, k: &CellKey) -> [u8; 5] {
+fn order(view: View, k: &CellKey) -> (twoway_spec::Dataset, [u8; 4]) {
     let way = k.way.map_or(0, |w| w as u8 + 1);
-    let (d, b, l, m) = (k.dataset as u8, k.backbone as u8, k.loss as u8, k.metric as u8);
+    let (b, l, m) = (k.backbone as u8, k.loss as u8, k.metric as u8);
     match view {
-        View::Main => [d, l, m, b, way],
-        View::Ways => [d, b, (k.loss != Loss::Twoway) as u8, way, m],
+        View::Main => (k.dataset, [l, m, b, way]),
+        View::Ways => (k.dataset, [b, (k.loss != Loss::Twoway) as u8, way, m]),
     }
 }
 

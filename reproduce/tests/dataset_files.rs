@@ -1,0 +1,236 @@
+//! Dataset files end to end: a COCO-format and a CSV-format dataset the test writes (categories with id
+//! gaps listed out of id order, shuffled annotations, unannotated images; CSV unknowns as `-1` and empty).
+//! `twoway data labels` gives the matrix built here independently; a grid of both files and the five
+//! losses over two seeds runs; the table has their rows with no published number; the claims name them;
+//! each bad input exits 2 naming the file and the row, with nothing written.
+#![cfg(feature = "torch")]
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+
+const CLASSES: [&str; 3] = ["zebra", "bike", "cat"];
+const IDS: [u64; 3] = [9, 2, 5];
+const IMAGES: usize = 15;
+
+/// Which classes image `i` holds (none for every fifth: unannotated).
+fn positives(i: usize) -> Vec<usize> {
+    if i % 5 == 4 {
+        return vec![];
+    }
+    (0..3)
+        .filter(|c| (i * 7 + c * 3) % 4 < 2)
+        .chain(std::iter::once(i % 3))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Writes the images, a COCO file per split, a CSV per split and the two dataset files; returns the folder.
+fn fixture(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("images")).unwrap();
+    for i in 0..IMAGES {
+        let img = image::RgbImage::from_fn(40, 40, |x, y| {
+            image::Rgb([(x * 6) as u8, (y * 6 + i as u32 * 9) as u8, (i * 17) as u8])
+        });
+        img.save(dir.join(format!("images/im{i}.png"))).unwrap();
+    }
+    for (split, range) in [("train", 0..10), ("eval", 10..IMAGES)] {
+        let images: Vec<serde_json::Value> = range
+            .clone()
+            .map(|i| serde_json::json!({"id": 100 + i, "file_name": format!("im{i}.png"), "width": 40, "height": 40}))
+            .collect();
+        let mut anns: Vec<serde_json::Value> = Vec::new();
+        for i in range.clone() {
+            for c in positives(i) {
+                anns.push(serde_json::json!({"id": anns.len() + 1, "image_id": 100 + i, "category_id": IDS[c], "bbox": [1, 1, 5, 5]}));
+            }
+        }
+        anns.reverse(); // not in image order
+        let cats: Vec<serde_json::Value> =
+            (0..3).map(|c| serde_json::json!({"id": IDS[c], "name": CLASSES[c]})).collect();
+        let coco = serde_json::json!({"images": images, "annotations": anns, "categories": cats});
+        std::fs::write(dir.join(format!("{split}.json")), coco.to_string()).unwrap();
+        let mut csv = String::from("image,zebra,bike,cat\n");
+        for i in range {
+            let v: Vec<String> = (0..3)
+                .map(|c| match (positives(i).contains(&c), (i + c) % 5) {
+                    (true, _) => "1".into(),
+                    (false, 0) => "-1".into(),
+                    (false, 1) => String::new(),
+                    _ => "0".into(),
+                })
+                .collect();
+            csv.push_str(&format!("im{i}.png,{}\n", v.join(",")));
+        }
+        std::fs::write(dir.join(format!("{split}.csv")), csv).unwrap();
+    }
+    for (name, format, ext) in [("toys", "coco", "json"), ("toysv", "csv", "csv")] {
+        let text = format!(
+            "name: {name}\nformat: {format}\nsplits:\n  train: {{annotations: train.{ext}, images: images}}\n  eval: {{annotations: eval.{ext}, images: images}}\n"
+        );
+        std::fs::write(dir.join(format!("{name}.yaml")), text).unwrap();
+    }
+    dir.to_path_buf()
+}
+
+fn labels(file: &Path, split: &str, out: &Path) -> (Vec<i8>, Vec<String>) {
+    let ids = out.with_extension("txt");
+    let (code, _, err) = twoway(&[
+        "data",
+        "labels",
+        "--dataset",
+        file.to_str().unwrap(),
+        "--split",
+        split,
+        "--out",
+        out.to_str().unwrap(),
+        "--ids",
+        ids.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (shape, values) = read_npy_i8(out);
+    assert_eq!(shape[1], 3);
+    (values, std::fs::read_to_string(ids).unwrap().lines().map(String::from).collect())
+}
+
+fn read_npy_i8(path: &Path) -> (Vec<usize>, Vec<i8>) {
+    use ndarray_npy::ReadNpyExt;
+    let a = ndarray::ArrayD::<i8>::read_npy(std::fs::File::open(path).unwrap()).unwrap();
+    (a.shape().to_vec(), a.iter().copied().collect())
+}
+
+#[test]
+fn data_labels_equal_the_matrices_built_independently() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fixture(tmp.path());
+    // COCO: the eval images with an annotation, in the file's image order; classes in the categories' order.
+    let (got, ids) = labels(&dir.join("toys.yaml"), "eval", &tmp.path().join("coco.npy"));
+    let kept: Vec<usize> = (10..IMAGES).filter(|i| !positives(*i).is_empty()).collect();
+    assert!(kept.len() < IMAGES - 10, "the fixture has an unannotated eval image");
+    let want: Vec<i8> = kept.iter().flat_map(|i| (0..3).map(move |c| positives(*i).contains(&c) as i8)).collect();
+    assert_eq!(got, want);
+    assert_eq!(ids, kept.iter().map(|i| (100 + i).to_string()).collect::<Vec<_>>());
+    // CSV: every row, unknowns (-1 and empty) as -1; ids are the image paths.
+    let (got, ids) = labels(&dir.join("toysv.yaml"), "eval", &tmp.path().join("csv.npy"));
+    let want: Vec<i8> = (10..IMAGES)
+        .flat_map(|i| {
+            (0..3).map(move |c| {
+                if positives(i).contains(&c) {
+                    1
+                } else if (i + c) % 5 < 2 {
+                    -1
+                } else {
+                    0
+                }
+            })
+        })
+        .collect();
+    assert!(want.contains(&-1));
+    assert_eq!(got, want);
+    assert_eq!(ids, (10..IMAGES).map(|i| format!("im{i}.png")).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_grid_of_dataset_files_runs_the_five_losses_and_the_table_and_claims_name_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fixture(&tmp.path().join("data"));
+    let grid = dir.join("grid.yaml");
+    std::fs::write(
+        &grid,
+        "description: the five losses on two dataset files\nrecipe: embedded-ci\ndatasets: [toys.yaml, toysv.yaml]\n\
+         backbones: [tiny]\nseeds: [0, 1]\nruns:\n  - {loss: softmax}\n  - {loss: bce}\n  - {loss: focal}\n  - {loss: asl}\n  - {loss: twoway}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("results");
+    let cmd = RunCmd::new(&grid).out(&out).threads(2).set("batch_size=4").set("epochs=1");
+    let (code, _, err) = cmd.run();
+    assert_eq!(code, 0, "{err}");
+    let results: Vec<PathBuf> = walk(&out)
+        .into_iter()
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json") && p.file_name().unwrap().to_string_lossy().starts_with("seed")
+        })
+        .collect();
+    assert_eq!(results.len(), 20, "2 datasets x 5 losses x 2 seeds: {results:?}");
+    let (code, csv, err) =
+        twoway(&["table", "--results", out.to_str().unwrap(), "--datasets", "toys,toysv", "--format", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let ours: Vec<&Vec<&str>> = rows.iter().filter(|r| r[0] == "toys" || r[0] == "toysv").collect();
+    assert_eq!(ours.len(), 20, "5 losses x 2 metrics x 2 datasets:\n{csv}");
+    for r in &ours {
+        assert_eq!(r[5], "", "no published number for a dataset file: {r:?}");
+        assert!(r[6].parse::<f64>().is_ok(), "a reproduced number: {r:?}");
+        assert_eq!(r[9], "2", "two seeds: {r:?}");
+    }
+    let (code, claims, err) = twoway(&["claims", "--results", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(claims.contains("toys/Tiny") && claims.contains("toysv/Tiny"), "{claims}");
+}
+
+/// Exit 2, `want` on stderr, nothing at `out`.
+fn refused(file: &Path, out: &Path, want: &str) {
+    let (code, _, err) = twoway(&[
+        "data",
+        "labels",
+        "--dataset",
+        file.to_str().unwrap(),
+        "--split",
+        "train",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{want}: {err}");
+    assert!(err.contains(want), "stderr does not say `{want}`:\n{err}");
+    assert!(!out.exists(), "{} was written", out.display());
+}
+
+#[test]
+fn bad_dataset_files_are_refused_naming_the_file_and_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fixture(tmp.path());
+    let out = tmp.path().join("never.npy");
+    let csv_file = |name: &str, text: &str| {
+        std::fs::write(dir.join(format!("{name}.csv")), text).unwrap();
+        let yaml = dir.join(format!("{name}.yaml"));
+        std::fs::write(&yaml, format!("name: {name}\nformat: csv\nsplits:\n  train: {{annotations: {name}.csv, images: images}}\n  eval: {{annotations: eval.csv, images: images}}\n")).unwrap();
+        yaml
+    };
+    refused(
+        &csv_file("badvalue", "image,zebra,bike,cat\nim0.png,1,0,0\nim1.png,0,2,1\n"),
+        &out,
+        "badvalue.csv:3: class `bike`: value `2` is not 1, 0, -1 or empty",
+    );
+    refused(
+        &csv_file("dupcol", "image,zebra,bike,zebra\nim0.png,1,0,0\n"),
+        &out,
+        "dupcol.csv:1: duplicate class column `zebra`",
+    );
+    refused(
+        &csv_file("shortrow", "image,zebra,bike,cat\nim0.png,1,0\n"),
+        &out,
+        "shortrow.csv:2: 3 values, the header has 4 columns",
+    );
+    refused(&csv_file("nothing", "image,zebra,bike,cat\n"), &out, "split `train` of dataset `nothing` has no sample");
+    refused(&csv_file("escape", "image,zebra,bike,cat\n../outside.png,1,0,0\n"), &out, "leaves the image folder");
+    let yaml = |name: &str, text: &str| {
+        let p = dir.join(format!("{name}.yaml"));
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    refused(&yaml("fmt", "name: fmt\nformat: tsv\nsplits:\n  train: {annotations: train.csv, images: images}\n  eval: {annotations: eval.csv, images: images}\n"), &out, "unknown variant `tsv`");
+    refused(&yaml("shadow", "name: coco\nformat: coco\nsplits:\n  train: {annotations: train.json, images: images}\n  eval: {annotations: eval.json, images: images}\n"), &out, "shadow.yaml: field `name`: name `coco` is a built-in dataset's key");
+    refused(&yaml("up", "name: up\nformat: coco\nsplits:\n  train: {annotations: ../train.json, images: images}\n  eval: {annotations: eval.json, images: images}\n"), &out, "up.yaml: field `splits.train.annotations`");
+    refused(
+        &yaml("noeval", "name: noeval\nformat: coco\nsplits:\n  train: {annotations: train.json, images: images}\n"),
+        &out,
+        "noeval.yaml: field `splits`: no `eval` split",
+    );
+    // A missing image is named by `twoway data check`.
+    std::fs::remove_file(dir.join("images/im3.png")).unwrap();
+    let (code, out, err) = twoway(&["data", "check", "--dataset", dir.join("toysv.yaml").to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.contains("im3.png") || err.contains("im3.png"), "{out}{err}");
+}
