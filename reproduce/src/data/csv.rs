@@ -139,7 +139,7 @@ mod tests {
     fn rows_become_labels_with_unknowns_as_minus_one() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "image,cat,\"dog, big\"\r\na.jpg,1,-1\n\n\"sub/b,c.jpg\",,0\n");
-        let raw = load(&[p.clone()], Path::new("/img")).unwrap();
+        let raw = load(std::slice::from_ref(&p), Path::new("/img")).unwrap();
         assert_eq!(raw.classes, vec!["cat", "dog, big"]);
         assert_eq!(raw.labels, ndarray::array![[1, -1], [-1, 0]]);
         assert_eq!(raw.samples[1].0, PathBuf::from("/img/sub/b,c.jpg"));
