@@ -121,6 +121,18 @@ struct MetricPair {
 pub(crate) fn load(file: &str, text: &str, main_way: impl Fn(Loss) -> Option<Way>) -> Result<Paper, SpecError> {
     let doc: PaperFile = parse(file, text)?;
 
+    // A key that is not one of the paper's datasets (a typo parses as a dataset file's name) is named
+    // before any missing one.
+    if let Some(extra) = doc.main.table.keys().find(|d| !Dataset::PAPER.contains(d)) {
+        let expected = Dataset::PAPER.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ");
+        let why = if extra.is_builtin() { "the paper publishes no numbers for this dataset" } else { "unknown dataset" };
+        return Err(SpecError::invalid(
+            file,
+            format!("main.table.{extra}"),
+            format!("{why} `{extra}`; expected one of: {expected}"),
+        ));
+    }
+
     let mut main = Vec::new();
     for dataset in Dataset::PAPER {
         let Some(rows) = doc.main.table.get(dataset) else {
@@ -143,13 +155,6 @@ pub(crate) fn load(file: &str, text: &str, main_way: impl Fn(Loss) -> Option<Way
                 }
             }
         }
-    }
-    if let Some(extra) = doc.main.table.keys().find(|d| !Dataset::PAPER.contains(d)) {
-        return Err(SpecError::invalid(
-            file,
-            format!("main.table.{extra}"),
-            "the paper publishes no numbers for this dataset",
-        ));
     }
 
     let mut ways = Vec::new();

@@ -153,8 +153,8 @@ fn missing_field_is_named() {
 #[test]
 fn unknown_key_names_are_rejected_with_choices() {
     let e = edit_err("paper.yaml", "    vispr:", "    visper:");
-    assert!(e.contains("unknown variant `visper`"), "{e}");
-    assert!(e.contains("coco"), "{e}");
+    assert!(e.contains("unknown dataset `visper`"), "{e}");
+    assert!(e.contains("coco, vispr, vaw, wider"), "{e}");
 }
 
 #[test]
