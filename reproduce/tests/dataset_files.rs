@@ -2,7 +2,8 @@
 //! gaps listed out of id order, shuffled annotations, unannotated images; CSV unknowns as `-1` and empty).
 //! `twoway data labels` gives the matrix built here independently; a grid of both files and the five
 //! losses over two seeds runs; the table has their rows with no published number; the claims name them;
-//! each bad input exits 2 naming the file and the row, with nothing written.
+//! each bad input exits 2 naming the file and the row, with nothing written. The template grids (`compare`,
+//! `batch-size`) run on a dataset file and a backbone given on the command line.
 #![cfg(feature = "torch")]
 
 mod common;
@@ -233,4 +234,83 @@ fn bad_dataset_files_are_refused_naming_the_file_and_row() {
     let (code, out, err) = twoway(&["data", "check", "--dataset", dir.join("toysv.yaml").to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert!(out.contains("im3.png") || err.contains("im3.png"), "{out}{err}");
+}
+
+/// A CSV dataset of `n` small images (every image has a positive), with its dataset file.
+fn csv_dataset(dir: &Path, n: usize) -> PathBuf {
+    std::fs::create_dir_all(dir.join("images")).unwrap();
+    let mut csv = String::from("image,a,b,c,d\n");
+    for i in 0..n {
+        let img =
+            image::RgbImage::from_fn(40, 40, |x, y| image::Rgb([(x * 6) as u8, (y * 6) as u8, (i * 37 % 251) as u8]));
+        img.save(dir.join(format!("images/{i}.png"))).unwrap();
+        let row: Vec<&str> = (0..4)
+            .map(|c| {
+                if (i + c) % 3 == 0 || c == i % 4 {
+                    "1"
+                } else if (i * c) % 7 == 1 {
+                    ""
+                } else {
+                    "0"
+                }
+            })
+            .collect();
+        csv.push_str(&format!("{i}.png,{}\n", row.join(",")));
+    }
+    std::fs::write(dir.join("labels.csv"), csv).unwrap();
+    let file = dir.join("many.yaml");
+    std::fs::write(&file, "name: many\nformat: csv\nsplits:\n  train: {annotations: labels.csv, images: images}\n  eval: {annotations: labels.csv, images: images}\n").unwrap();
+    file
+}
+
+#[test]
+fn the_compare_template_runs_on_a_dataset_file_and_prints_the_table_and_claims() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = fixture(&tmp.path().join("data")).join("toysv.yaml");
+    let out = tmp.path().join("results");
+    // Two worker processes: each gets the dataset file on its command line.
+    let cmd = RunCmd::new("compare")
+        .args(["--datasets", file.to_str().unwrap(), "--backbones", "tiny", "--seeds", "0,1", "--workers", "2"])
+        .out(&out)
+        .threads(1)
+        .set("batch_size=4")
+        .set("epochs=1");
+    let (code, stdout, err) = cmd.run();
+    assert_eq!(code, 0, "{err}");
+    let results = walk(&out)
+        .into_iter()
+        .filter(|p| {
+            p.file_name().unwrap().to_string_lossy().starts_with("seed") && p.extension().is_some_and(|e| e == "json")
+        })
+        .count();
+    assert_eq!(results, 10, "5 losses x 2 seeds");
+    for loss in ["Softmax", "BCE", "Focal", "ASL", "Ours"] {
+        assert!(stdout.contains(&format!("| toysv | {loss} |")), "the table has {loss}'s row:\n{stdout}");
+    }
+    assert!(stdout.contains("Reproduced claims") && stdout.contains("toysv/Tiny"), "{stdout}");
+    assert!(out.join("plots").read_dir().unwrap().count() > 0);
+    // A grid that is not a template does not take a dataset it does not list.
+    let (code, _, err) =
+        RunCmd::new("embedded-ci").args(["--datasets", file.to_str().unwrap()]).out(tmp.path().join("x")).run();
+    assert_eq!(code, 2);
+    assert!(err.contains("grid `embedded-ci` has no dataset `toysv`") && err.contains("--grid compare"), "{err}");
+}
+
+#[test]
+fn the_batch_size_sweep_runs_on_a_dataset_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = csv_dataset(&tmp.path().join("data"), 260);
+    let out = tmp.path().join("results");
+    let cmd = RunCmd::new("batch-size")
+        .args(["--datasets", file.to_str().unwrap(), "--losses", "twoway"])
+        .out(&out)
+        .threads(2)
+        .set("epochs=1");
+    let (code, _, err) = cmd.run();
+    assert_eq!(code, 0, "{err}");
+    for b in [16, 32, 64, 128, 256] {
+        let variant = out.join(format!("many/tiny/twoway-both/batch_size={b}/seed0.json"));
+        assert!(variant.exists(), "{} missing", variant.display());
+    }
+    assert!(out.join("plots/sweep_batch_size.png").exists());
 }

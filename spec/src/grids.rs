@@ -46,6 +46,10 @@ pub struct Grid {
     /// own configuration (e.g. `{batch_size: [32, 64, 128]}`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sweep: BTreeMap<String, Vec<serde_yaml::Value>>,
+    /// A template: its datasets and backbones are placeholders that `--datasets` and `--backbones`
+    /// replace (in other grids they filter).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub template: bool,
 }
 
 /// One cell of a grid.
@@ -202,12 +206,13 @@ impl Grid {
 }
 
 /// The grids that ship with the spec, by name.
-pub const BUILTIN: [(&str, &str); 5] = [
+pub const BUILTIN: [(&str, &str); 6] = [
     ("embedded", include_str!("../grids/embedded.yaml")),
     ("embedded-ci", include_str!("../grids/embedded-ci.yaml")),
     ("paper", include_str!("../grids/paper.yaml")),
     ("batch-size", include_str!("../grids/batch-size.yaml")),
     ("data-order", include_str!("../grids/data-order.yaml")),
+    ("compare", include_str!("../grids/compare.yaml")),
 ];
 
 /// A built-in grid by name.

@@ -163,6 +163,9 @@ impl RunArgs {
         let req = self.into_request()?;
         if !list {
             writeln!(out, "{}", crate::grid::run(spec, &req)?)?;
+            if req.cell.is_none() && req.shard.is_none() {
+                template_summary(spec, &req, out)?;
+            }
             return Ok(());
         }
         let rows = crate::grid::list(spec, &req)?;
@@ -181,4 +184,24 @@ impl RunArgs {
     pub fn exec(self, _: &Spec, _: &mut dyn Write) -> Result<()> {
         Err(super::common::needs_torch("twoway run"))
     }
+}
+
+/// After a template grid (`--grid compare`, `--grid batch-size`): the table of the datasets it ran and the
+/// claims on them.
+#[cfg(feature = "torch")]
+fn template_summary(spec: &Spec, req: &RunRequest, out: &mut dyn Write) -> Result<()> {
+    use crate::report::table::{self, Tables};
+    let grid = crate::grid::plan::load_grid(spec, &req.selection.grid)?;
+    // A sweep's variants stay out of the paper's table (its plots show them).
+    if !grid.template || !grid.sweep.is_empty() {
+        return Ok(());
+    }
+    let datasets = if req.selection.datasets.is_empty() { grid.datasets } else { req.selection.datasets.clone() };
+    let all = crate::results::load_dir(&req.out)?;
+    let models = table::select(spec, Tables::Main, &crate::results::summarize(&all), &datasets)?;
+    writeln!(out)?;
+    out.write_all(table::render(&models, table::Format::Md, &crate::results::fingerprints(&all))?.as_bytes())?;
+    writeln!(out)?;
+    out.write_all(crate::report::claims::report(spec, Some(&req.out))?.render_text().as_bytes())?;
+    Ok(())
 }

@@ -61,9 +61,37 @@ pub fn load_grid(spec: &Spec, name: &str) -> Result<Grid> {
     Ok(Grid::parse_with(&path.display().to_string(), &text, spec, &mut dataset_file)?)
 }
 
+/// The filters of a grid that is not a template must name its datasets and backbones: a dataset file or
+/// a backbone it does not list is an error that says where they run.
+fn check_filters(grid: &Grid, s: &Selection) -> Result<()> {
+    if grid.template {
+        return Ok(());
+    }
+    let names = |v: Vec<String>| v.join(", ");
+    if let Some(d) = s.datasets.iter().find(|d| !grid.datasets.contains(d)) {
+        bail!(
+            "--datasets {d}: grid `{}` has no dataset `{d}` (its datasets: {}); a dataset file runs in a grid file \
+             that lists it, or in a template grid (`--grid compare`, `--grid batch-size`) whose datasets --datasets \
+             replaces",
+            s.grid,
+            names(grid.datasets.iter().map(ToString::to_string).collect())
+        );
+    }
+    if let Some(b) = s.backbones.iter().find(|b| !grid.backbones.contains(b)) {
+        bail!(
+            "--backbones {b}: grid `{}` has no backbone `{b}` (its backbones: {}); any backbone runs in a template \
+             grid (`--grid compare`, `--grid batch-size`) or a grid file that lists it",
+            s.grid,
+            names(grid.backbones.iter().map(ToString::to_string).collect())
+        );
+    }
+    Ok(())
+}
+
 /// Resolves the selection's grid and base recipe (a name of the spec's recipes or a recipe YAML file).
 pub fn resolve(spec: &Spec, s: &Selection) -> Result<Resolved> {
     let grid = load_grid(spec, &s.grid)?;
+    check_filters(&grid, s)?;
     let name = s.recipe.clone().unwrap_or_else(|| grid.recipe.clone());
     let mut recipe = recipe(spec, &name, &s.set)?;
     if let Some(n) = s.numerics {
@@ -94,12 +122,18 @@ pub fn recipe(spec: &Spec, name: &str, set: &[String]) -> Result<Recipe> {
     Ok(recipe)
 }
 
-/// The grid's cells that the selection's filters keep (its seeds replace the grid's); `--ways` is applied
-/// when planning, with each loss's resolved way.
+/// The grid's cells that the selection's filters keep (its seeds replace the grid's; in a template grid
+/// its datasets and backbones too); `--ways` is applied when planning, with each loss's resolved way.
 pub fn select(grid: &Grid, s: &Selection) -> Vec<Cell> {
     let mut g = grid.clone();
     if !s.seeds.is_empty() {
         g.seeds = s.seeds.clone();
+    }
+    if g.template && !s.datasets.is_empty() {
+        g.datasets = s.datasets.clone();
+    }
+    if g.template && !s.backbones.is_empty() {
+        g.backbones = s.backbones.clone();
     }
     g.cells()
         .into_iter()

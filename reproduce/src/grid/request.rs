@@ -163,7 +163,8 @@ impl RunRequest {
         };
         pairs.extend([
             ("--numerics", s.numerics.map(|n| n.to_string())),
-            ("--datasets", list(s.datasets.iter().map(ToString::to_string).collect())),
+            // A dataset file travels as its file, so that a worker or a SLURM task registers it too.
+            ("--datasets", list(s.datasets.iter().map(dataset_arg).collect())),
             ("--backbones", list(s.backbones.iter().map(ToString::to_string).collect())),
             ("--losses", list(s.losses.iter().map(ToString::to_string).collect())),
             ("--ways", list(s.ways.iter().map(ToString::to_string).collect())),
@@ -288,5 +289,13 @@ mod tests {
         let worker = r.for_worker(Some(DeviceName::Cuda(1))).to_args().join(" ");
         assert!(worker.contains("--device cuda:1") && !worker.contains("--devices"), "{worker}");
         assert!(worker.ends_with("--resume --keep-going"), "{worker}");
+    }
+}
+
+/// How a dataset is named on a command line: its key, or for a dataset file the file's path.
+fn dataset_arg(d: &Dataset) -> String {
+    match twoway_spec::registry::dataset_file(*d) {
+        Some(f) => f.file.display().to_string(),
+        None => d.to_string(),
     }
 }
