@@ -125,7 +125,8 @@ pub(crate) fn load(file: &str, text: &str, main_way: impl Fn(Loss) -> Option<Way
     // before any missing one.
     if let Some(extra) = doc.main.table.keys().find(|d| !Dataset::PAPER.contains(d)) {
         let expected = Dataset::PAPER.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ");
-        let why = if extra.is_builtin() { "the paper publishes no numbers for this dataset" } else { "unknown dataset" };
+        let why =
+            if extra.is_builtin() { "the paper publishes no numbers for this dataset" } else { "unknown dataset" };
         return Err(SpecError::invalid(
             file,
             format!("main.table.{extra}"),

@@ -202,6 +202,6 @@ fn template_summary(spec: &Spec, req: &RunRequest, out: &mut dyn Write) -> Resul
     writeln!(out)?;
     out.write_all(table::render(&models, table::Format::Md, &crate::results::fingerprints(&all))?.as_bytes())?;
     writeln!(out)?;
-    out.write_all(crate::report::claims::report(spec, Some(&req.out))?.render_text().as_bytes())?;
+    out.write_all(crate::report::claims::report(spec, Some(&req.out))?.render_reproduced().as_bytes())?;
     Ok(())
 }

@@ -215,15 +215,19 @@ pub fn report_of(spec: &Spec, results: Option<(&std::path::Path, &[(PathBuf, Res
 
 impl ClaimsReport {
     pub fn render_text(&self) -> String {
-        let mut o = String::new();
-        if let Some((dir, mean, per_seed)) = &self.reproduced {
-            o.push_str(&format!(
-                "Reproduced claims (from {}, on the means over seeds):\n{mean}\n{per_seed}\n",
-                dir.display()
-            ));
-        }
+        let mut o = self.render_reproduced();
         o.push_str(&format!("Published claims (from the poster's tables):\n{}", self.published));
         o
+    }
+
+    /// The reproduced claims alone (empty without results): what a run on a user's own data prints.
+    pub fn render_reproduced(&self) -> String {
+        match &self.reproduced {
+            Some((dir, mean, per_seed)) => {
+                format!("Reproduced claims (from {}, on the means over seeds):\n{mean}\n{per_seed}\n", dir.display())
+            }
+            None => String::new(),
+        }
     }
 
     pub fn to_json(&self) -> serde_json::Value {
