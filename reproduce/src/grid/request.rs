@@ -240,6 +240,14 @@ pub struct SlurmRequest {
     pub submit: bool,
 }
 
+/// How a dataset is named on a command line: its key, or for a dataset file the file's path.
+fn dataset_arg(d: &Dataset) -> String {
+    match twoway_spec::registry::dataset_file(*d) {
+        Some(f) => f.file.display().to_string(),
+        None => d.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,13 +297,5 @@ mod tests {
         let worker = r.for_worker(Some(DeviceName::Cuda(1))).to_args().join(" ");
         assert!(worker.contains("--device cuda:1") && !worker.contains("--devices"), "{worker}");
         assert!(worker.ends_with("--resume --keep-going"), "{worker}");
-    }
-}
-
-/// How a dataset is named on a command line: its key, or for a dataset file the file's path.
-fn dataset_arg(d: &Dataset) -> String {
-    match twoway_spec::registry::dataset_file(*d) {
-        Some(f) => f.file.display().to_string(),
-        None => d.to_string(),
     }
 }
