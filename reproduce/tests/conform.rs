@@ -1,7 +1,6 @@
 //! `twoway conform` end to end, with implementations the project wrote for it (`tests/conform/`): correct
-//! PyTorch losses (functions and an nn.Module) pass every case in f64 and f32 (the two-way loss in f16
-//! and bf16 too); a numpy implementation of every loss and both metrics passes through `--cmd`; each seeded
-//! defect fails with its failing cases named; the release-style module's failures are named as the spec's
+//! PyTorch losses (functions and an nn.Module) pass every case in f64, f32, f16 and bf16; a numpy
+//! implementation of every loss and both metrics passes through `--cmd`; each seeded defect fails with its failing cases named; the release-style module's failures are named as the spec's
 //! known divergences; bad input exits 2 with the cause.
 
 mod common;
@@ -73,21 +72,17 @@ fn assert_all_pass(what: &str, (code, v, err): (i32, Value, String), min_cases: 
 }
 
 #[test]
-fn correct_python_losses_pass_every_case_in_f64_and_f32() {
+fn correct_python_losses_pass_every_case_in_every_dtype() {
     for loss in ["twoway", "softmax", "bce", "focal", "asl"] {
-        for dtype in ["f64", "f32"] {
-            let r = python(
-                &format!("--loss {loss}"),
-                &format!("losses_torch.py:{loss}"),
-                &["--dtype", dtype, "--random", "40"],
-            );
-            assert_all_pass(&format!("{loss} {dtype}"), r, vectors_of(loss) + 40);
+        for (dtype, random) in [("f64", 40), ("f32", 40), ("f16", 20), ("bf16", 20)] {
+            let n = random.to_string();
+            let r = python(&format!("--loss {loss}"), &format!("losses_torch.py:{loss}"), &["--dtype", dtype, "--random", &n]);
+            assert_all_pass(&format!("{loss} {dtype}"), r, vectors_of(loss) + random);
         }
     }
-    for dtype in ["f16", "bf16"] {
-        let r = python("--loss twoway", "losses_torch.py:twoway", &["--dtype", dtype, "--random", "40"]);
-        assert_all_pass(&format!("twoway {dtype}"), r, vectors_of("twoway") + 40);
-    }
+    // A function takes --init's keyword arguments on every call.
+    let r = python("--loss asl --gamma-pos 1", "losses_torch.py:asl", &["--init", r#"{"gamma_pos": 1.0}"#, "--random", "20"]);
+    assert_all_pass("asl gamma_pos 1", r, vectors_of("asl") + 20);
 }
 
 #[test]
@@ -282,7 +277,7 @@ fn bad_input_exits_2_naming_the_cause() {
     run(py(format!("{broken}:f"), &[]), "importing it raised");
     run(py(format!("{torch}:TwoWayLoss"), &["--init", "{\"tp\": "]), "--init `{\"tp\": ` is not JSON");
     run(py(format!("{torch}:TwoWayLoss"), &["--init", "{\"bogus\": 1}"]), "unexpected keyword argument 'bogus'");
-    run(py(format!("{torch}:twoway"), &["--init", "{\"tp\": 1}"]), "is a function; --init is for a class");
+    run(py(format!("{torch}:twoway"), &["--init", "[1, 2]"]), "--init `[1, 2]`: expected a JSON object");
     run(py(torch.clone(), &[]), "expected FILE.py:NAME");
     bad(
         &["--loss", "twoway", "--cmd", "sh -c 'echo the program broke >&2; exit 3' sh"],
@@ -292,6 +287,8 @@ fn bad_input_exits_2_naming_the_cause() {
     bad(&["--loss", "bce", "--tp", "2", "--cmd", "true"], "`bce` takes no parameter `tp`");
     bad(&["--metric", "map_class", "--way", "both", "--cmd", "true"], "--way is a loss parameter");
     bad(&["--metric", "map_sample", "--dtype", "f16", "--cmd", "true"], "--dtype f16 applies to losses");
+    bad(&["--loss", "bce", "--ties", "index", "--cmd", "true"], "--ties is a metric's tie rule");
+    bad(&["--loss", "bce", "--cmd", "sleep 30", "--timeout", "1"], "ran past --timeout 1 s (0 of ");
 }
 
 #[test]

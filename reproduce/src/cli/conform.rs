@@ -63,14 +63,14 @@ pub struct ConformArgs {
     /// asl: let the focusing weight into the gradient.
     #[arg(long)]
     pub focus_grad: Option<bool>,
-    /// The metric's tie rule.
-    #[arg(long, value_enum, default_value = "grouped")]
-    pub ties: Ties,
+    /// The metric's tie rule (default: grouped).
+    #[arg(long, value_enum)]
+    pub ties: Option<Ties>,
     /// A Python implementation: a function (logits, targets) -> scalar tensor, an nn.Module class, or for a
     /// metric a function (scores, targets) -> float in percent on numpy arrays.
     #[arg(long, value_name = "FILE.py:NAME")]
     pub python: Option<String>,
-    /// Keyword arguments (a JSON object) to build a --python class with.
+    /// Keyword arguments (a JSON object): a --python class is built with them, a function called with them.
     #[arg(long, value_name = "JSON", requires = "python")]
     pub init: Option<String>,
     /// The Python interpreter (default: $TWOWAY_PYTHON, else python3).
@@ -93,6 +93,9 @@ pub struct ConformArgs {
     pub seed: u64,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Give up on the implementation after this many seconds (exit 2); 0 waits for ever.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
     /// Write the report to FILE (atomically) instead of standard output; a verdict line still prints.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -129,12 +132,16 @@ impl ConformArgs {
             focus_grad: self.focus_grad,
         };
         if let Some(loss) = self.loss {
+            if self.ties.is_some() {
+                bail!("--ties is a metric's tie rule; --loss takes the loss's parameters");
+            }
             return Ok(Subject::Loss(AnyLoss::from_params(loss, &params)?));
         }
         if let Some(p) = params.names().first() {
             bail!("--{} is a loss parameter; --metric takes --ties", p.replace('_', "-"));
         }
-        Ok(Subject::Metric { metric: self.metric.expect("clap requires --loss or --metric"), ties: self.ties })
+        let ties = self.ties.unwrap_or(Ties::Grouped);
+        Ok(Subject::Metric { metric: self.metric.expect("clap requires --loss or --metric"), ties })
     }
 
     fn implementation(&self) -> Result<Implementation> {
@@ -176,6 +183,7 @@ impl ConformArgs {
             },
             random: self.random,
             seed: self.seed,
+            timeout: (self.timeout > 0).then(|| std::time::Duration::from_secs(self.timeout)),
         };
         let report = conform::run(spec, &request)?;
         let text = match self.format {

@@ -14,7 +14,7 @@ use twoway_spec::{Backbone, Dataset, Loss, Spec, Way};
 /// Which cells, under which recipe.
 #[derive(clap::Args, Debug)]
 pub struct SelectionArgs {
-    /// A built-in grid (embedded, embedded-ci, paper, batch-size, data-order) or a grid YAML file.
+    /// A built-in grid (embedded, embedded-ci, paper, batch-size, data-order, compare) or a grid YAML file.
     #[arg(long, default_value = "embedded")]
     pub grid: String,
     /// Train under this recipe instead of the grid's: a recipe of the spec (release, embedded, ...) or a
@@ -198,9 +198,13 @@ fn template_summary(spec: &Spec, req: &RunRequest, out: &mut dyn Write) -> Resul
     }
     let datasets = if req.selection.datasets.is_empty() { grid.datasets } else { req.selection.datasets.clone() };
     let all = crate::results::load_dir(&req.out)?;
-    let models = table::select(spec, Tables::Main, &crate::results::summarize(&all), &datasets)?;
     writeln!(out)?;
-    out.write_all(table::render(&models, table::Format::Md, &crate::results::fingerprints(&all))?.as_bytes())?;
+    match table::select(spec, Tables::Main, &crate::results::summarize(&all), &datasets) {
+        Ok(models) => out
+            .write_all(table::render(&models, table::Format::Md, &crate::results::fingerprints(&all))?.as_bytes())?,
+        // Filters that leave no main-table cell (e.g. one way of Ours alone): the results stand, no table.
+        Err(e) => writeln!(out, "(no table: {e:#}; `twoway table --all --results {}` shows every cell)", req.out.display())?,
+    }
     writeln!(out)?;
     out.write_all(crate::report::claims::report(spec, Some(&req.out))?.render_reproduced().as_bytes())?;
     Ok(())

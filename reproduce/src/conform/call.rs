@@ -9,7 +9,7 @@
 //! function or class.
 
 use super::cases::Case;
-use super::request::{Implementation, Subject};
+use super::request::{Implementation, Request, Subject};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array2, ArrayD};
@@ -106,7 +106,8 @@ fn answered(dir: &Path, cases: &[Case], metric: bool) -> usize {
 
 /// Runs the implementation once over all cases; per case its answer or what went wrong. An error is bad
 /// input: the implementation could not be started or exited non-zero (its stderr's last lines shown).
-pub fn call(imp: &Implementation, subject: &Subject, dtype: Dtype, cases: &[Case]) -> Result<Vec<Result<Answer>>> {
+pub fn call(request: &Request, cases: &[Case]) -> Result<Vec<Result<Answer>>> {
+    let (imp, subject, dtype) = (&request.implementation, &request.subject, request.dtype);
     let folder = new_folder()?;
     let dir = &folder.0;
     write_inputs(dir, subject, dtype, cases)?;
@@ -130,9 +131,21 @@ pub fn call(imp: &Implementation, subject: &Subject, dtype: Dtype, cases: &[Case
     let metric = matches!(subject, Subject::Metric { .. });
     let bar = ProgressBar::new(cases.len() as u64);
     bar.set_style(ProgressStyle::with_template("conform [{bar:30}] {pos}/{len} cases, {elapsed}").unwrap());
+    let started = std::time::Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait()? {
             break s;
+        }
+        if request.timeout.is_some_and(|t| started.elapsed() > t) {
+            let _ = child.kill();
+            let _ = child.wait();
+            bar.finish_and_clear();
+            let done = answered(dir, cases, metric);
+            bail!(
+                "`{program}` ran past --timeout {} s ({done} of {} cases answered) and was stopped",
+                request.timeout.map_or(0, |t| t.as_secs()),
+                cases.len()
+            );
         }
         bar.set_position(answered(dir, cases, metric) as u64);
         std::thread::sleep(Duration::from_millis(100));

@@ -112,7 +112,11 @@ pub fn build(spec: &Spec, request: &Request) -> Result<Vec<Case>> {
         }
     }
     if cases.is_empty() {
-        bail!("no case to run: the spec has no vector of {} and --random is 0", request.subject.describe());
+        let why = match request.cases {
+            CaseSet::Random => "--cases random with --random 0".to_string(),
+            _ => format!("the spec has no vector of {} and --random is 0", request.subject.describe()),
+        };
+        bail!("no case to run: {why}");
     }
     Ok(cases)
 }

@@ -1,7 +1,7 @@
 """The driver `twoway conform --python FILE.py:NAME` runs: one interpreter for every case.
 
-It imports FILE.py, takes NAME (a function, or a class built once with the --init keyword arguments) and
-calls it on each case of the folder twoway wrote (see `twoway conform --help`):
+It imports FILE.py, takes NAME (a class built once with the --init keyword arguments, or a function
+called with them) and calls it on each case of the folder twoway wrote (see `twoway conform --help`):
   losses:  NAME(logits, targets) -> a scalar tensor; logits a torch tensor of the case's dtype with
            requires_grad, targets a float tensor of 1 / 0 / -1; the gradient comes from autograd.
   metrics: NAME(scores, targets) -> a float in percent (0-100), on float64 numpy arrays; NaN or None
@@ -11,6 +11,7 @@ raised. It exits 2 when FILE.py cannot be imported or NAME cannot be built, nami
 """
 
 import argparse
+import functools
 import importlib.util
 import inspect
 import json
@@ -46,11 +47,10 @@ def load(path, name, init):
         except BaseException:
             traceback.print_exc()
             fail(f"{path}:{name}({json.dumps(init)}) raised (traceback above); --init gives its keyword arguments")
-    if init:
-        fail(f"{path}:{name} is a function; --init is for a class")
     if not callable(obj):
         fail(f"{path}:{name} is not callable")
-    return obj
+    # A function takes the --init keyword arguments on every call (e.g. its temperatures).
+    return functools.partial(obj, **init) if init else obj
 
 
 def run_loss(fn, folder, name, params, np, torch):
@@ -61,10 +61,9 @@ def run_loss(fn, folder, name, params, np, torch):
     loss = fn(x, y)
     if not torch.is_tensor(loss) or loss.numel() != 1:
         raise TypeError(f"returned {type(loss).__name__} {getattr(loss, 'shape', '')}, not a scalar tensor")
-    if loss.requires_grad:
-        (grad,) = torch.autograd.grad(loss.reshape(()), x, allow_unused=True)
-    else:
-        grad = None
+    if not loss.requires_grad:
+        raise TypeError("the loss is not connected to the logits (no autograd graph: detached, or computed in numpy?)")
+    (grad,) = torch.autograd.grad(loss.reshape(()), x, allow_unused=True)
     grad = torch.zeros_like(x) if grad is None else grad
     np.save(os.path.join(folder, name + ".loss.npy"), np.array(loss.detach().double().item()))
     np.save(os.path.join(folder, name + ".grad.npy"), grad.detach().double().numpy())

@@ -42,7 +42,7 @@ impl Report {
 /// name, an import error, a program that exits non-zero); failing cases are in the report.
 pub fn run(spec: &Spec, request: &Request) -> Result<Report> {
     let cases = cases::build(spec, request)?;
-    let answers = call::call(&request.implementation, &request.subject, request.dtype, &cases)?;
+    let answers = call::call(request, &cases)?;
     let cases = cases.iter().zip(answers).map(|(case, answer)| check::check(spec, request, case, answer)).collect();
     Ok(Report {
         implementation: request.implementation.label(),

@@ -78,4 +78,6 @@ pub struct Request {
     /// Random cases to draw (with [`CaseSet::Random`] or [`CaseSet::All`]).
     pub random: usize,
     pub seed: u64,
+    /// How long the implementation may run (`None`: no limit).
+    pub timeout: Option<std::time::Duration>,
 }

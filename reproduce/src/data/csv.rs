@@ -48,7 +48,7 @@ fn fields(line: &str, file: &Path, at: usize) -> Result<Vec<String>> {
 pub(crate) fn classes(path: &Path) -> Result<Vec<String>> {
     let bytes = read_annotation(path)?;
     let text = std::str::from_utf8(&bytes).with_context(|| format!("{}: not UTF-8 text", path.display()))?;
-    let header = text.lines().next().unwrap_or("");
+    let header = text.trim_start_matches('\u{feff}').lines().next().unwrap_or("");
     header_classes(&fields(header.trim_end_matches('\r'), path, 1)?, path)
 }
 
@@ -90,6 +90,8 @@ pub(crate) fn load(annotations: &[PathBuf], images: &Path) -> Result<Raw> {
     for path in annotations {
         let bytes = read_annotation(path)?;
         let text = std::str::from_utf8(&bytes).with_context(|| format!("{}: not UTF-8 text", path.display()))?;
+        // A spreadsheet's "CSV UTF-8" starts with a byte-order mark.
+        let text = text.trim_start_matches('\u{feff}');
         let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
         let (_, header) = lines.next().with_context(|| format!("{}: empty file (no header)", path.display()))?;
         let these = header_classes(&fields(header, path, 1)?, path)?;
@@ -138,7 +140,7 @@ mod tests {
     #[test]
     fn rows_become_labels_with_unknowns_as_minus_one() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "image,cat,\"dog, big\"\r\na.jpg,1,-1\n\n\"sub/b,c.jpg\",,0\n");
+        let p = write(dir.path(), "\u{feff}image,cat,\"dog, big\"\r\na.jpg,1,-1\n\n\"sub/b,c.jpg\",,0\n");
         let raw = load(std::slice::from_ref(&p), Path::new("/img")).unwrap();
         assert_eq!(raw.classes, vec!["cat", "dog, big"]);
         assert_eq!(raw.labels, ndarray::array![[1, -1], [-1, 0]]);

@@ -110,8 +110,9 @@ pub fn load(path: &Path) -> Result<Dataset> {
             bail!("{}: field `splits`: no `{role}` split (it has: {})", path.display(), known.join(", "));
         }
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-    let dir = std::path::absolute(&dir)?;
+    // One file reached by two spellings (`a/../toys.yaml`, a link) is one dataset: its paths are canonical.
+    let path = &std::fs::canonicalize(path).with_context(|| format!("{}: cannot resolve", path.display()))?;
+    let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
     let classes = classes(doc.format, &dir.join(&doc.splits["train"].annotations))?;
     let (format, unknown) = match doc.format {
         FileFormat::Coco => (Format::CocoInstances, false),
@@ -149,6 +150,6 @@ pub fn load(path: &Path) -> Result<Dataset> {
         source: Source::Ours,
         reason: Some(format!("the dataset file {}", path.display())),
     };
-    let file = DatasetFile { spec, dir, file: std::path::absolute(path)? };
+    let file = DatasetFile { spec, dir, file: path.clone() };
     registry::register_dataset_file(file).map_err(|e| anyhow::anyhow!("{}: field `name`: {e}", path.display()))
 }

@@ -84,6 +84,20 @@ pub fn check(
             .filter(|p| !p.exists())
             .map(|p| p.display().to_string())
             .collect();
+        if let Some(f) = twoway_spec::registry::dataset_file(*d) {
+            // A dataset file is read whole before any cell trains: a bad row, an empty split or a missing
+            // image stops the run here, with nothing written.
+            if !missing.is_empty() {
+                problems.push(format!(
+                    "dataset file {}: missing {} (its paths are relative to the file's folder)",
+                    f.file.display(),
+                    missing.join(", ")
+                ));
+            } else if let Err(e) = crate::data::load(spec, *d, data_root, false) {
+                problems.push(format!("dataset file {}: {e:#}", f.file.display()));
+            }
+            continue;
+        }
         if !missing.is_empty() {
             problems.push(format!(
                 "dataset `{d}` ({}): missing {}; download it and place it under {} in its own layout (README: \
