@@ -76,12 +76,20 @@ fn correct_python_losses_pass_every_case_in_every_dtype() {
     for loss in ["twoway", "softmax", "bce", "focal", "asl"] {
         for (dtype, random) in [("f64", 40), ("f32", 40), ("f16", 20), ("bf16", 20)] {
             let n = random.to_string();
-            let r = python(&format!("--loss {loss}"), &format!("losses_torch.py:{loss}"), &["--dtype", dtype, "--random", &n]);
+            let r = python(
+                &format!("--loss {loss}"),
+                &format!("losses_torch.py:{loss}"),
+                &["--dtype", dtype, "--random", &n],
+            );
             assert_all_pass(&format!("{loss} {dtype}"), r, vectors_of(loss) + random);
         }
     }
     // A function takes --init's keyword arguments on every call.
-    let r = python("--loss asl --gamma-pos 1", "losses_torch.py:asl", &["--init", r#"{"gamma_pos": 1.0}"#, "--random", "20"]);
+    let r = python(
+        "--loss asl --gamma-pos 1",
+        "losses_torch.py:asl",
+        &["--init", r#"{"gamma_pos": 1.0}"#, "--random", "20"],
+    );
     assert_all_pass("asl gamma_pos 1", r, vectors_of("asl") + 20);
 }
 
@@ -288,7 +296,7 @@ fn bad_input_exits_2_naming_the_cause() {
     bad(&["--metric", "map_class", "--way", "both", "--cmd", "true"], "--way is a loss parameter");
     bad(&["--metric", "map_sample", "--dtype", "f16", "--cmd", "true"], "--dtype f16 applies to losses");
     bad(&["--loss", "bce", "--ties", "index", "--cmd", "true"], "--ties is a metric's tie rule");
-    bad(&["--loss", "bce", "--cmd", "sleep 30", "--timeout", "1"], "ran past --timeout 1 s (0 of ");
+    bad(&["--loss", "bce", "--cmd", "sh -c 'sleep 30' sh", "--timeout", "1"], "ran past --timeout 1 s (0 of ");
 }
 
 #[test]

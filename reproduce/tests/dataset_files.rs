@@ -324,7 +324,10 @@ fn a_run_checks_a_dataset_file_whole_before_any_cell_and_one_file_is_one_dataset
     let grid = dir.join("grids/g.yaml");
     std::fs::write(&grid, "description: x\nrecipe: embedded-ci\ndatasets: [../toysv.yaml]\nbackbones: [tiny]\nseeds: [0]\nruns: [{loss: bce}]\n").unwrap();
     let spelled = dir.join("grids/../toysv.yaml");
-    let (code, _, err) = RunCmd::new(&grid).args(["--datasets", spelled.to_str().unwrap(), "--list-cells"]).out(tmp.path().join("l")).run();
+    let (code, _, err) = RunCmd::new(&grid)
+        .args(["--datasets", spelled.to_str().unwrap(), "--list-cells"])
+        .out(tmp.path().join("l"))
+        .run();
     assert_eq!(code, 0, "{err}");
     // A bad row in the eval split (read only after training) stops the run before any cell: exit 2, the file
     // and line named, nothing written.
@@ -334,6 +337,7 @@ fn a_run_checks_a_dataset_file_whole_before_any_cell_and_one_file_is_one_dataset
     let (code, _, err) = RunCmd::new(&grid).out(&out).set("batch_size=4").set("epochs=1").run();
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("eval.csv:") && err.contains("value `7` is not 1, 0, -1 or empty"), "{err}");
-    let written: Vec<PathBuf> = if out.exists() { walk(&out).into_iter().filter(|p| p.is_file()).collect() } else { vec![] };
+    let written: Vec<PathBuf> =
+        if out.exists() { walk(&out).into_iter().filter(|p| p.is_file()).collect() } else { vec![] };
     assert!(written.is_empty(), "written: {written:?}");
 }

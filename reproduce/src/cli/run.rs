@@ -200,10 +200,13 @@ fn template_summary(spec: &Spec, req: &RunRequest, out: &mut dyn Write) -> Resul
     let all = crate::results::load_dir(&req.out)?;
     writeln!(out)?;
     match table::select(spec, Tables::Main, &crate::results::summarize(&all), &datasets) {
-        Ok(models) => out
-            .write_all(table::render(&models, table::Format::Md, &crate::results::fingerprints(&all))?.as_bytes())?,
+        Ok(models) => {
+            out.write_all(table::render(&models, table::Format::Md, &crate::results::fingerprints(&all))?.as_bytes())?
+        }
         // Filters that leave no main-table cell (e.g. one way of Ours alone): the results stand, no table.
-        Err(e) => writeln!(out, "(no table: {e:#}; `twoway table --all --results {}` shows every cell)", req.out.display())?,
+        Err(e) => {
+            writeln!(out, "(no table: {e:#}; `twoway table --all --results {}` shows every cell)", req.out.display())?
+        }
     }
     writeln!(out)?;
     out.write_all(crate::report::claims::report(spec, Some(&req.out))?.render_reproduced().as_bytes())?;

@@ -116,6 +116,8 @@ pub fn call(request: &Request, cases: &[Case]) -> Result<Vec<Result<Answer>>> {
         Implementation::Python { exe, .. } => exe.display().to_string(),
         Implementation::Cmd(c) => c.clone(),
     };
+    // Its own process group, so that a timeout stops the program and everything it started.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -137,7 +139,8 @@ pub fn call(request: &Request, cases: &[Case]) -> Result<Vec<Result<Answer>>> {
             break s;
         }
         if request.timeout.is_some_and(|t| started.elapsed() > t) {
-            let _ = child.kill();
+            // SAFETY: killpg only sends a signal to the group this function created for the child.
+            unsafe { libc::killpg(child.id() as libc::pid_t, libc::SIGKILL) };
             let _ = child.wait();
             bar.finish_and_clear();
             let done = answered(dir, cases, metric);
