@@ -48,6 +48,67 @@ pub fn dataset_arg(s: &str) -> Result<twoway_spec::Dataset, String> {
     s.parse().map_err(|e: twoway_spec::UnknownKey| e.to_string())
 }
 
+/// The loss hyper-parameter flags `twoway eval` and `twoway conform` share; absent ones take the spec's
+/// defaults.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct LossParamArgs {
+    /// Way of the set-based losses (twoway, softmax).
+    #[arg(long, value_enum)]
+    pub way: Option<twoway_spec::Way>,
+    /// Positive temperature Tp of the two-way loss (default 4).
+    #[arg(long, allow_negative_numbers = true)]
+    pub tp: Option<f64>,
+    /// Negative temperature Tn of the two-way loss (default 1).
+    #[arg(long, allow_negative_numbers = true)]
+    pub tn: Option<f64>,
+    /// Masking of the two-way loss: exact (-inf) or official (the release's -100 offset).
+    #[arg(long, value_enum)]
+    pub mask: Option<twoway_spec::Mask>,
+    /// Reduction of the element-wise losses (bce, focal, asl).
+    #[arg(long, value_enum)]
+    pub reduction: Option<twoway_spec::Reduction>,
+    /// Focal: focusing exponent.
+    #[arg(long, allow_negative_numbers = true)]
+    pub gamma: Option<f64>,
+    /// Focal: weight of the positives.
+    #[arg(long, allow_negative_numbers = true)]
+    pub alpha: Option<f64>,
+    /// ASL: negative focusing exponent.
+    #[arg(long, allow_negative_numbers = true)]
+    pub gamma_neg: Option<f64>,
+    /// ASL: positive focusing exponent.
+    #[arg(long, allow_negative_numbers = true)]
+    pub gamma_pos: Option<f64>,
+    /// ASL: probability margin of the negatives.
+    #[arg(long, allow_negative_numbers = true)]
+    pub clip: Option<f64>,
+    /// ASL: clamp inside the logs.
+    #[arg(long, allow_negative_numbers = true)]
+    pub eps: Option<f64>,
+    /// ASL: differentiate the focusing weight.
+    #[arg(long)]
+    pub focus_grad: Option<bool>,
+}
+
+impl LossParamArgs {
+    pub fn params(&self) -> twoway_spec::LossParams {
+        twoway_spec::LossParams {
+            tp: self.tp,
+            tn: self.tn,
+            way: self.way,
+            mask: self.mask,
+            reduction: self.reduction,
+            gamma: self.gamma,
+            alpha: self.alpha,
+            gamma_neg: self.gamma_neg,
+            gamma_pos: self.gamma_pos,
+            clip: self.clip,
+            eps: self.eps,
+            focus_grad: self.focus_grad,
+        }
+    }
+}
+
 /// Output format of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TableFormat {

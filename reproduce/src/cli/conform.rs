@@ -1,12 +1,13 @@
 //! `twoway conform`: the spec's conformance cases against an outside implementation of a loss or a metric.
 
+use super::common::LossParamArgs;
 use crate::conform::{self, render, CaseSet, Implementation, Request, Subject};
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use twoway_reference::AnyLoss;
-use twoway_spec::{Dtype, Loss, LossParams, Mask, Metric, Reduction, Spec, Ties, Way};
+use twoway_spec::{Dtype, Loss, Metric, Spec, Ties};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -27,42 +28,9 @@ pub struct ConformArgs {
     /// The metric under test (0-100 scale).
     #[arg(long, value_enum)]
     pub metric: Option<Metric>,
-    /// twoway: temperature of the positives.
-    #[arg(long)]
-    pub tp: Option<f64>,
-    /// twoway: temperature of the negatives.
-    #[arg(long)]
-    pub tn: Option<f64>,
-    /// twoway, softmax: the way.
-    #[arg(long, value_enum)]
-    pub way: Option<Way>,
-    /// twoway: exact set semantics, or the release's -100 offset (official).
-    #[arg(long, value_enum)]
-    pub mask: Option<Mask>,
-    /// bce, focal, asl: the reduction.
-    #[arg(long, value_enum)]
-    pub reduction: Option<Reduction>,
-    /// focal: gamma.
-    #[arg(long)]
-    pub gamma: Option<f64>,
-    /// focal: alpha.
-    #[arg(long)]
-    pub alpha: Option<f64>,
-    /// asl: gamma of the negatives.
-    #[arg(long)]
-    pub gamma_neg: Option<f64>,
-    /// asl: gamma of the positives.
-    #[arg(long)]
-    pub gamma_pos: Option<f64>,
-    /// asl: the probability margin of the negatives.
-    #[arg(long)]
-    pub clip: Option<f64>,
-    /// asl: the clamp of the logarithms.
-    #[arg(long)]
-    pub eps: Option<f64>,
-    /// asl: let the focusing weight into the gradient.
-    #[arg(long)]
-    pub focus_grad: Option<bool>,
+    /// The loss's parameters (the spec's defaults for those not given).
+    #[command(flatten)]
+    pub loss_params: LossParamArgs,
     /// The metric's tie rule (default: grouped).
     #[arg(long, value_enum)]
     pub ties: Option<Ties>,
@@ -117,20 +85,7 @@ pub enum Format {
 
 impl ConformArgs {
     fn subject(&self) -> Result<Subject> {
-        let params = LossParams {
-            tp: self.tp,
-            tn: self.tn,
-            way: self.way,
-            mask: self.mask,
-            reduction: self.reduction,
-            gamma: self.gamma,
-            alpha: self.alpha,
-            gamma_neg: self.gamma_neg,
-            gamma_pos: self.gamma_pos,
-            clip: self.clip,
-            eps: self.eps,
-            focus_grad: self.focus_grad,
-        };
+        let params = self.loss_params.params();
         if let Some(loss) = self.loss {
             if self.ties.is_some() {
                 bail!("--ties is a metric's tie rule; --loss takes the loss's parameters");

@@ -1,13 +1,13 @@
 //! `twoway eval`: a loss and its gradient on given logits and targets, by the reference or the tch twin.
 
-use super::common::{print_json, Dtype, OutputFormat};
+use super::common::{print_json, Dtype, LossParamArgs, OutputFormat};
 use crate::device::DeviceName;
 use crate::loss::{self, describe, Implementation};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
 use twoway_reference::AnyLoss;
-use twoway_spec::{Loss, LossParams, Mask, Reduction, Way};
+use twoway_spec::{Loss, LossParams};
 
 /// Which implementation computes the loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,42 +22,8 @@ pub enum Backend {
 pub struct EvalArgs {
     #[arg(long, value_enum)]
     pub loss: Loss,
-    /// Way of the set-based losses (twoway, softmax).
-    #[arg(long, value_enum)]
-    pub way: Option<Way>,
-    /// Positive temperature Tp of the two-way loss (default 4).
-    #[arg(long, allow_negative_numbers = true)]
-    pub tp: Option<f64>,
-    /// Negative temperature Tn of the two-way loss (default 1).
-    #[arg(long, allow_negative_numbers = true)]
-    pub tn: Option<f64>,
-    /// Masking of the two-way loss: exact (-inf) or official (the release's -100 offset).
-    #[arg(long, value_enum)]
-    pub mask: Option<Mask>,
-    /// Reduction of the element-wise losses (bce, focal, asl).
-    #[arg(long, value_enum)]
-    pub reduction: Option<Reduction>,
-    /// Focal: focusing exponent.
-    #[arg(long, allow_negative_numbers = true)]
-    pub gamma: Option<f64>,
-    /// Focal: weight of the positives.
-    #[arg(long, allow_negative_numbers = true)]
-    pub alpha: Option<f64>,
-    /// ASL: negative focusing exponent.
-    #[arg(long, allow_negative_numbers = true)]
-    pub gamma_neg: Option<f64>,
-    /// ASL: positive focusing exponent.
-    #[arg(long, allow_negative_numbers = true)]
-    pub gamma_pos: Option<f64>,
-    /// ASL: probability margin of the negatives.
-    #[arg(long, allow_negative_numbers = true)]
-    pub clip: Option<f64>,
-    /// ASL: clamp inside the logs.
-    #[arg(long, allow_negative_numbers = true)]
-    pub eps: Option<f64>,
-    /// ASL: differentiate the focusing weight.
-    #[arg(long)]
-    pub focus_grad: Option<bool>,
+    #[command(flatten)]
+    pub loss_params: LossParamArgs,
     /// Logits, samples x classes (.npy or .json).
     #[arg(long)]
     pub logits: PathBuf,
@@ -81,20 +47,7 @@ pub struct EvalArgs {
 
 impl EvalArgs {
     pub fn params(&self) -> LossParams {
-        LossParams {
-            tp: self.tp,
-            tn: self.tn,
-            way: self.way,
-            mask: self.mask,
-            reduction: self.reduction,
-            gamma: self.gamma,
-            alpha: self.alpha,
-            gamma_neg: self.gamma_neg,
-            gamma_pos: self.gamma_pos,
-            clip: self.clip,
-            eps: self.eps,
-            focus_grad: self.focus_grad,
-        }
+        self.loss_params.params()
     }
 
     /// The implementation the flags ask for, and its description.
