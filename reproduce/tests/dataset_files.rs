@@ -76,20 +76,27 @@ fn fixture(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
+/// `twoway data labels` of a split into `out` (and its ids, when given).
+fn data_labels(file: &Path, split: &str, out: &Path, ids: Option<&Path>) -> (i32, String, String) {
+    let mut args = vec!["data", "labels", "--dataset", file.to_str().unwrap(), "--split", split];
+    args.extend(["--out", out.to_str().unwrap()]);
+    if let Some(ids) = ids {
+        args.extend(["--ids", ids.to_str().unwrap()]);
+    }
+    twoway(&args)
+}
+
+/// The result files (`seed<k>.json`) under a results folder.
+fn result_files(out: &Path) -> Vec<PathBuf> {
+    let is_result = |p: &PathBuf| {
+        p.extension().is_some_and(|e| e == "json") && p.file_name().unwrap().to_string_lossy().starts_with("seed")
+    };
+    walk(out).into_iter().filter(is_result).collect()
+}
+
 fn labels(file: &Path, split: &str, out: &Path) -> (Vec<i8>, Vec<String>) {
     let ids = out.with_extension("txt");
-    let (code, _, err) = twoway(&[
-        "data",
-        "labels",
-        "--dataset",
-        file.to_str().unwrap(),
-        "--split",
-        split,
-        "--out",
-        out.to_str().unwrap(),
-        "--ids",
-        ids.to_str().unwrap(),
-    ]);
+    let (code, _, err) = data_labels(file, split, out, Some(&ids));
     assert_eq!(code, 0, "{err}");
     let (shape, values) = read_npy_i8(out);
     assert_eq!(shape[1], 3);
@@ -148,12 +155,7 @@ fn a_grid_of_dataset_files_runs_the_five_losses_and_the_table_and_claims_name_th
     let cmd = RunCmd::new(&grid).out(&out).threads(2).set("batch_size=4").set("epochs=1");
     let (code, _, err) = cmd.run();
     assert_eq!(code, 0, "{err}");
-    let results: Vec<PathBuf> = walk(&out)
-        .into_iter()
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "json") && p.file_name().unwrap().to_string_lossy().starts_with("seed")
-        })
-        .collect();
+    let results = result_files(&out);
     assert_eq!(results.len(), 20, "2 datasets x 5 losses x 2 seeds: {results:?}");
     let (code, csv, err) =
         twoway(&["table", "--results", out.to_str().unwrap(), "--datasets", "toys,toysv", "--format", "csv"]);
@@ -173,16 +175,7 @@ fn a_grid_of_dataset_files_runs_the_five_losses_and_the_table_and_claims_name_th
 
 /// Exit 2, `want` on stderr, nothing at `out`.
 fn refused(file: &Path, out: &Path, want: &str) {
-    let (code, _, err) = twoway(&[
-        "data",
-        "labels",
-        "--dataset",
-        file.to_str().unwrap(),
-        "--split",
-        "train",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, err) = data_labels(file, "train", out, None);
     assert_eq!(code, 2, "{want}: {err}");
     assert!(err.contains(want), "stderr does not say `{want}`:\n{err}");
     assert!(!out.exists(), "{} was written", out.display());
@@ -277,12 +270,7 @@ fn the_compare_template_runs_on_a_dataset_file_and_prints_the_table_and_claims()
         .set("epochs=1");
     let (code, stdout, err) = cmd.run();
     assert_eq!(code, 0, "{err}");
-    let results = walk(&out)
-        .into_iter()
-        .filter(|p| {
-            p.file_name().unwrap().to_string_lossy().starts_with("seed") && p.extension().is_some_and(|e| e == "json")
-        })
-        .count();
+    let results = result_files(&out).len();
     assert_eq!(results, 10, "5 losses x 2 seeds");
     for loss in ["Softmax", "BCE", "Focal", "ASL", "Ours"] {
         assert!(stdout.contains(&format!("| toysv | {loss} |")), "the table has {loss}'s row:\n{stdout}");
