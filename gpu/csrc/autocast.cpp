@@ -22,3 +22,9 @@ extern "C" void twoway_cuda_set_tf32(int allow) {
 extern "C" int twoway_cuda_tf32_allowed() {
   return at::globalContext().allowTF32CuBLAS() || at::globalContext().allowTF32CuDNN();
 }
+
+// cuDNN's choice of algorithm (twoway noise's CUDA settings): deterministic algorithms, benchmarking.
+extern "C" void twoway_cudnn_set(int deterministic, int benchmark) {
+  at::globalContext().setDeterministicCuDNN(deterministic != 0);
+  at::globalContext().setBenchmarkCuDNN(benchmark != 0);
+}

@@ -196,6 +196,14 @@ extern "C" {
     fn twoway_autocast_cuda_is_bf16() -> i32;
     fn twoway_cuda_set_tf32(allow: i32);
     fn twoway_cuda_tf32_allowed() -> i32;
+    fn twoway_cudnn_set(deterministic: i32, benchmark: i32);
+}
+
+/// cuDNN's algorithm choice: deterministic algorithms only, and / or benchmarking each shape's algorithms
+/// (libtorch's defaults: neither). For `twoway noise`'s CUDA settings.
+pub fn set_cudnn(deterministic: bool, benchmark: bool) {
+    // SAFETY: plain calls into libtorch's global context, no pointers involved.
+    unsafe { twoway_cudnn_set(deterministic as i32, benchmark as i32) }
 }
 
 /// Allows (or forbids) TF32 in CUDA matrix products and cuDNN convolutions (libtorch allows it in

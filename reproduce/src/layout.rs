@@ -12,6 +12,8 @@
 //!     seed<k>.log                         one line per event (start, epochs, reclaims, end)
 //!     seed<k>/events.out.tfevents.*       its TensorBoard run (`tensorboard --logdir OUT`)
 //! OUT/plots/    OUT/.workers/    OUT/slurm/
+//! OUT/noise/<setting>/...               `twoway noise`'s reruns, one results folder per kernel setting
+//! OUT/noise/<dataset>.<backbone>.<recipe>.json   the spread it measured for that column
 //! ```
 //!
 //! Invariants: a cell's files all start with `seed<k>.`, so a name tells its cell and its kind
@@ -23,6 +25,9 @@ use twoway_spec::{Backbone, CellKey, Dataset, Loss, Metric, Way};
 
 /// The folder of the plots (`twoway plots`, the end of `twoway run`), skipped when results are read.
 pub const PLOTS: &str = "plots";
+/// The folder of `twoway noise`: its reruns under each kernel setting and the spreads it measured,
+/// skipped when results are read.
+pub const NOISE: &str = "noise";
 /// The folder of the worker processes' logs (`--workers`, `--devices`).
 pub const WORKERS: &str = ".workers";
 /// The folder of the SLURM scripts and their logs.

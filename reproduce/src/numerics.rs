@@ -19,6 +19,9 @@ use std::ffi::OsString;
 use twoway_spec::numerics::NumericsSpec;
 use twoway_spec::Numerics;
 
+/// The variable that carries a `twoway noise` CUDA setting's kernel switches to its rerun.
+pub const CUDA_KERNELS_VAR: &str = "TWOWAY_CUDA_KERNELS";
+
 /// The variable that marks a process as re-executed into the portable environment.
 pub const REEXEC_MARK: &str = "TWOWAY_NUMERICS_REEXEC";
 
@@ -120,8 +123,9 @@ pub fn portable_changes(spec: &NumericsSpec, get: impl Fn(&str) -> Option<OsStri
     want.into_iter().filter(|(name, value)| get(name).map(|v| v.to_string_lossy().into_owned()) != *value).collect()
 }
 
-/// GLIBC_TUNABLES with the user's other tunables kept and `glibc.cpu.hwcaps` replaced by the mask.
-fn glibc_tunables(masked: &[String], current: Option<OsString>) -> String {
+/// GLIBC_TUNABLES with the user's other tunables kept and `glibc.cpu.hwcaps` replaced by the mask (left
+/// out when the mask is empty).
+pub(crate) fn glibc_tunables(masked: &[String], current: Option<OsString>) -> String {
     let current = current.map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
     let mut parts: Vec<String> = current
         .split(':')
@@ -129,7 +133,9 @@ fn glibc_tunables(masked: &[String], current: Option<OsString>) -> String {
         .map(str::to_string)
         .collect();
     let mask: Vec<String> = masked.iter().map(|f| format!("-{f}")).collect();
-    parts.push(format!("glibc.cpu.hwcaps={}", mask.join(",")));
+    if !mask.is_empty() {
+        parts.push(format!("glibc.cpu.hwcaps={}", mask.join(",")));
+    }
     parts.join(":")
 }
 
@@ -259,6 +265,28 @@ fn glibc_x86_libm_variant() -> Option<&'static str> {
 
 /// Reads back the arithmetic this process runs with, after turning ATen's use of oneDNN off in portable
 /// mode: ATen's kernel build (asked in-process, which also fixes it), MKL's and oneDNN's own reports (from
+/// On CUDA, the kernel switches `twoway noise` asks for through `TWOWAY_CUDA_KERNELS` (`default`,
+/// `deterministic`, `benchmark`, `tf32`), applied to libtorch's global context; the text the fingerprint's
+/// device then carries (empty for the defaults). Off CUDA the variable is ignored.
+#[cfg(feature = "torch")]
+fn apply_cuda_kernels(device: tch::Device) -> Result<String> {
+    let Ok(k) = std::env::var(CUDA_KERNELS_VAR) else { return Ok(String::new()) };
+    if !matches!(device, tch::Device::Cuda(_)) {
+        return Ok(String::new());
+    }
+    match k.as_str() {
+        "default" => return Ok(String::new()),
+        "deterministic" => {
+            twoway_gpu::set_cudnn(true, false);
+            twoway_gpu::set_cuda_tf32(false);
+        }
+        "benchmark" => twoway_gpu::set_cudnn(false, true),
+        "tf32" => twoway_gpu::set_cuda_tf32(true),
+        other => bail!("{}=`{other}`: one of {}", CUDA_KERNELS_VAR, twoway_spec::numerics::CUDA_KERNELS.join(", ")),
+    }
+    Ok(format!(" ({k} kernels)"))
+}
+
 /// `twoway probe-numerics` run with their verbose modes on, in this process's environment), glibc's libm
 /// builds, CPU, versions, threads and device. In portable mode on x86-64, a library that did not take the
 /// portable choice is an error that names it.
@@ -269,6 +297,7 @@ pub fn capture(spec: &NumericsSpec, mode: Numerics, threads: usize, device: tch:
         tn::set_mkldnn_enabled(spec.portable.mkldnn);
         tn::set_nnpack_enabled(spec.portable.nnpack);
     }
+    let kernels = apply_cuda_kernels(device)?;
     let probe = std::process::Command::new("/proc/self/exe")
         .arg("probe-numerics")
         .env("MKL_VERBOSE", "1")
@@ -293,7 +322,7 @@ pub fn capture(spec: &NumericsSpec, mode: Numerics, threads: usize, device: tch:
         threads,
         device: match device {
             tch::Device::Cpu => "cpu".to_string(),
-            tch::Device::Cuda(i) => format!("cuda:{i}"),
+            tch::Device::Cuda(i) => format!("cuda:{i}{kernels}"),
             d => format!("{d:?}").to_lowercase(),
         },
     };

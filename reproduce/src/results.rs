@@ -6,7 +6,7 @@
 //! `tests/torch_free.rs` and `tests/fuzz_regressions.rs` (parsing), and by every `twoway run` test.
 
 pub use crate::layout::CellId;
-use crate::layout::{FileKind, PLOTS};
+use crate::layout::{FileKind, NOISE, PLOTS};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -122,8 +122,10 @@ impl ResultFile {
     }
 }
 
-/// Every result file (`seed<k>.json`) under `root` (recursively; the `plots` folder is skipped). A folder
-/// with no result is an error, naming it.
+/// Every result file (`seed<k>.json`) under `root` (recursively; the `plots` and `noise` folders are
+/// skipped). A folder with no result is an error, naming it. A (cell, seed) found twice (two copies of a
+/// run under one folder) is counted once when the two files hold the same result, with a note on stderr
+/// naming both; two different results for one (cell, seed) are an error naming both files.
 pub fn load_dir(root: &Path) -> Result<Vec<(PathBuf, ResultFile)>> {
     if !root.is_dir() {
         bail!("{}: no such results folder (run `twoway run --out {}` first)", root.display(), root.display());
@@ -139,7 +141,7 @@ pub fn load_dir(root: &Path) -> Result<Vec<(PathBuf, ResultFile)>> {
         for p in entries {
             let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
             if p.is_dir() {
-                if name != PLOTS {
+                if name != PLOTS && name != NOISE {
                     stack.push(p);
                 }
             } else if FileKind::of(&name) == Some(FileKind::Result) {
@@ -151,8 +153,45 @@ pub fn load_dir(root: &Path) -> Result<Vec<(PathBuf, ResultFile)>> {
     if out.is_empty() {
         bail!("{}: no result files (*.json) under this folder", root.display());
     }
-    out.sort_by(|a, b| a.1.cell.cmp(&b.1.cell));
-    Ok(out)
+    out.sort_by(|a, b| a.1.cell.cmp(&b.1.cell).then_with(|| a.0.cmp(&b.0)));
+    let (kept, notes) = dedup(out)?;
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    Ok(kept)
+}
+
+/// A result file and where it was read.
+pub type Loaded = (PathBuf, ResultFile);
+
+/// Results sorted by cell, each (cell, seed) once: a second file with the same result is dropped (and
+/// named in a note); a second file with another result is an error naming both.
+pub fn dedup(sorted: Vec<Loaded>) -> Result<(Vec<Loaded>, Vec<String>)> {
+    let mut kept: Vec<Loaded> = Vec::with_capacity(sorted.len());
+    let mut notes = Vec::new();
+    for (path, r) in sorted {
+        match kept.last() {
+            Some((first, k)) if k.cell == r.cell => {
+                if *k != r {
+                    bail!(
+                        "{} and {} are two different results of {}: a (cell, seed) may be counted once; move one \
+                         of them out of the results folder",
+                        first.display(),
+                        path.display(),
+                        r.cell.label()
+                    );
+                }
+                notes.push(format!(
+                    "{} and {} hold the same result of {}: counted once",
+                    first.display(),
+                    path.display(),
+                    r.cell.label()
+                ));
+            }
+            _ => kept.push((path, r)),
+        }
+    }
+    Ok((kept, notes))
 }
 
 /// One table cell over its seeds.

@@ -111,12 +111,44 @@ pub fn t_quantile(q: f64, df: f64) -> f64 {
     0.5 * (lo + hi)
 }
 
+/// Holm's step-down adjustment of `p` (one family of tests): sorted ascending, the i-th smallest (from 0)
+/// becomes max over j <= i of min(1, (m - j) p_(j)); returned in the input's order. A test is rejected at
+/// level a when its adjusted p is below a, which keeps the family-wise error rate at a.
+pub fn holm(p: &[f64]) -> Vec<f64> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|a, b| p[*a].total_cmp(&p[*b]));
+    let mut out = vec![0.0; m];
+    let mut running = 0.0f64;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p[i]).min(1.0));
+        out[i] = running;
+    }
+    out
+}
+
+/// A float written as a JSON number when finite, else as the string `"inf"`, `"-inf"` or `"nan"`, so
+/// that a reader tells an infinite statistic from a missing one (`null`).
+pub fn serialize_float<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_finite() {
+        s.serialize_f64(*v)
+    } else if v.is_nan() {
+        s.serialize_str("nan")
+    } else if *v > 0.0 {
+        s.serialize_str("inf")
+    } else {
+        s.serialize_str("-inf")
+    }
+}
+
 /// A paired t-test of per-seed differences.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct PairedT {
     pub n: usize,
     pub mean: f64,
     pub sd: f64,
+    /// Infinite when every difference is the same non-zero number (written `"inf"` / `"-inf"` in JSON).
+    #[serde(serialize_with = "serialize_float")]
     pub t: f64,
     pub df: f64,
     /// Two-sided p-value of "the mean difference is 0".
@@ -186,6 +218,31 @@ mod tests {
         }
         // Large df tends to the normal quantile 1.959964.
         assert!((t_quantile(0.975, 1e6) - 1.959_963_985).abs() < 1e-5);
+    }
+
+    #[test]
+    fn holm_adjusts_by_rank_and_keeps_the_order_monotone() {
+        // Sorted 0.01, 0.02, 0.04 of m = 3: 0.03, max(0.03, 0.04) = 0.04, max(0.04, 0.04) = 0.04.
+        let a = holm(&[0.04, 0.01, 0.02]);
+        let want = [0.04, 0.03, 0.04];
+        for (g, w) in a.iter().zip(want) {
+            assert!((g - w).abs() < 1e-15, "{a:?}");
+        }
+        // Capped at 1, and monotone: 0.3 x 2 = 0.6 > 0.5 x 1, so the larger p takes 0.6 too.
+        assert_eq!(holm(&[0.5, 0.3]), vec![0.6, 0.6]);
+        assert_eq!(holm(&[0.9, 0.8]), vec![1.0, 1.0]);
+        assert!(holm(&[]).is_empty());
+    }
+
+    #[test]
+    fn an_infinite_t_is_written_so_that_it_reads_apart_from_a_missing_one() {
+        let r = paired_t(&[0.5, 0.5, 0.5]).unwrap();
+        let json = serde_json::to_value(r).unwrap();
+        assert_eq!(json["t"], "inf");
+        assert_eq!(json["p"], 0.0);
+        let r = paired_t(&[-0.5, -0.5]).unwrap();
+        assert_eq!(serde_json::to_value(r).unwrap()["t"], "-inf");
+        assert_eq!(serde_json::to_value(paired_t(&[1.0, 2.0]).unwrap()).unwrap()["t"], 3.0);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod data;
 pub mod diff;
 pub mod eval;
 pub mod map;
+pub mod noise;
 pub mod plots;
 pub mod report;
 pub mod run;
@@ -45,6 +46,9 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// State the paper's claims: published, and re-derived from --results.
     Claims(claims::ClaimsArgs),
+    /// Measure how far a results folder's cells move between kernel choices alone (each column's kernel
+    /// spread, used by claims and diff): rerun them at one seed under each kernel setting.
+    Noise(Box<noise::NoiseArgs>),
     /// Draw the plots of a results folder (PNG).
     Plots(plots::PlotsArgs),
     /// Write a results folder as one self-contained HTML page: table, claims, figures, status, provenance.
@@ -94,6 +98,7 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Table(a) => ok(a.exec(spec, out)),
         Command::Diff(a) => a.exec(spec, out),
         Command::Claims(a) => ok(a.exec(spec, out)),
+        Command::Noise(a) => ok(a.exec(spec, out)),
         Command::Plots(a) => ok(a.exec(spec, out)),
         Command::Report(a) => ok(a.exec(spec, out)),
         Command::Data(c) => ok(c.exec(spec, out)),

@@ -8,6 +8,7 @@
 //! `lease`, `status` and `preflight` are leaves over `layout`, `results` and `backbones`.
 
 pub mod lease;
+pub mod noise;
 pub mod plan;
 pub mod preflight;
 pub mod request;

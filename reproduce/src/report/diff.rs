@@ -5,10 +5,12 @@
 //! `tests/cli_gate.rs`, `tests/cli_numerics.rs`; the CSV parser is fuzzed (`fuzz/`).
 
 use crate::numerics::Fingerprint;
+use crate::report::noise::Yardsticks;
 pub use crate::report::table::NUMERICS_LINE;
-use crate::report::table::{CSV_HEADER, CSV_HEADER_V1};
+use crate::report::table::{CSV_HEADER, CSV_HEADER_V1, CSV_HEADER_V2, NUMERICS_UNKNOWN};
+use crate::results::Summary;
 use anyhow::{bail, Context, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use twoway_spec::{CellKey, Metric, Spec, Way};
 
@@ -20,8 +22,14 @@ pub struct Row {
     pub baseline: f64,
     /// The drop this cell may take: the tolerance, or K baseline sd's when that is larger.
     pub allowed: f64,
+    /// Where `allowed` comes from when it is not the tolerance itself (`2.0 sd of the baseline`).
+    pub allowance: Option<String>,
     pub reproduced: Option<f64>,
     pub delta: Option<f64>,
+    /// The seeds compared (both sides have them); empty for a published baseline, which has none.
+    pub seeds: Vec<u64>,
+    /// Why the seeds do not match (the verdict is then `seeds`), or which seeds were left out.
+    pub seeds_note: Option<String>,
     /// Serialised as `status` (the JSON of `twoway diff --format json`).
     #[serde(rename = "status")]
     pub verdict: Verdict,
@@ -35,21 +43,36 @@ pub enum Verdict {
     Dropped,
     /// In the baseline, not in the results.
     Missing,
+    /// The two sides' seeds cannot be compared: no seed in common, or a baseline that records only its seed
+    /// count and a different count.
+    Seeds,
 }
 
 /// A baseline value, with its standard deviation over seeds when the baseline had several.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Baseline {
     pub value: f64,
     pub sd: Option<f64>,
+    /// Its seed count (`n`), where recorded.
+    pub n: Option<usize>,
+    /// Each seed's value, where recorded (the `seeds` column).
+    pub seeds: Option<Vec<(u64, f64)>>,
+}
+
+impl Baseline {
+    /// A value of unknown seeds (the published numbers).
+    pub fn of(value: f64) -> Baseline {
+        Baseline { value, sd: None, n: None, seeds: None }
+    }
 }
 
 /// A baseline CSV: its cells, and the numerics fingerprints of the results it was made from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsvBaseline {
     pub cells: BTreeMap<CellKey, Baseline>,
-    /// From its `# numerics: {...}` lines; empty for a baseline written before twoway recorded them.
-    pub numerics: Vec<Fingerprint>,
+    /// From its `# numerics: ...` lines (`None`: results without a fingerprint, `# numerics: unknown`);
+    /// empty for a baseline written before twoway recorded them.
+    pub numerics: Vec<Option<Fingerprint>>,
 }
 
 /// The `reproduced` (and `sd`) columns of a table CSV (as printed by `twoway table --format csv`, or its
@@ -66,13 +89,18 @@ pub fn parse_csv_baseline(text: &str, path: &Path) -> Result<CsvBaseline> {
     let mut numerics = Vec::new();
     while let Some((i, line)) = lines.next_if(|(_, l)| l.starts_with('#')) {
         if let Some(json) = line.strip_prefix(NUMERICS_LINE) {
+            if json.trim() == NUMERICS_UNKNOWN {
+                numerics.push(None);
+                continue;
+            }
             let f: Fingerprint = serde_json::from_str(json)
                 .with_context(|| format!("{}:{}: not a numerics fingerprint", path.display(), i + 1))?;
-            numerics.push(f);
+            numerics.push(Some(f));
         }
     }
     let columns = match lines.next() {
-        Some((_, h)) if h.trim_end() == CSV_HEADER => 10,
+        Some((_, h)) if h.trim_end() == CSV_HEADER => 11,
+        Some((_, h)) if h.trim_end() == CSV_HEADER_V2 => 10,
         Some((_, h)) if h.trim_end() == CSV_HEADER_V1 => 8,
         Some((i, h)) => bail!("{}:{}: header `{h}`, expected `{CSV_HEADER}`", path.display(), i + 1),
         None => bail!("{}: empty file", path.display()),
@@ -115,7 +143,28 @@ pub fn parse_csv_baseline(text: &str, path: &Path) -> Result<CsvBaseline> {
             }
             _ => None,
         };
-        if out.insert(key, Baseline { value: v, sd }).is_some() {
+        let n = match f.get(9) {
+            Some(t) if !t.is_empty() => match t.parse::<usize>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => return Err(at("n", &format!("`{t}` is not a seed count (an integer >= 1)"))),
+            },
+            Some(_) => return Err(at("n", "empty, though `reproduced` has a value")),
+            None => None,
+        };
+        let seeds = match f.get(10) {
+            Some(t) => Some(parse_seeds(t).map_err(|e| at("seeds", &e))?),
+            None => None,
+        };
+        if let (Some(n), Some(seeds)) = (n, &seeds) {
+            if seeds.len() != n {
+                return Err(at("seeds", &format!("{} seed value(s), but n = {n}", seeds.len())));
+            }
+            let mean = seeds.iter().map(|s| s.1).sum::<f64>() / n as f64;
+            if (mean - v).abs() > 1e-9 * v.abs().max(1.0) {
+                return Err(at("seeds", &format!("their mean {mean} is not `reproduced` ({v})")));
+            }
+        }
+        if out.insert(key, Baseline { value: v, sd, n, seeds }).is_some() {
             bail!("{}:{}: the same cell appears twice", path.display(), i + 1);
         }
     }
@@ -125,6 +174,29 @@ pub fn parse_csv_baseline(text: &str, path: &Path) -> Result<CsvBaseline> {
     Ok(CsvBaseline { cells: out, numerics })
 }
 
+/// The `seeds` field: `seed:value` pairs separated by spaces, each seed once.
+fn parse_seeds(text: &str) -> std::result::Result<Vec<(u64, f64)>, String> {
+    let mut out: Vec<(u64, f64)> = Vec::new();
+    for pair in text.split_whitespace() {
+        let Some((s, v)) = pair.split_once(':') else {
+            return Err(format!("`{pair}` is not SEED:VALUE"));
+        };
+        let seed: u64 = s.parse().map_err(|_| format!("`{s}` is not a seed"))?;
+        let value: f64 = v.parse().map_err(|_| format!("`{v}` is not a number"))?;
+        if !value.is_finite() {
+            return Err(format!("seed {seed}: not finite"));
+        }
+        if out.iter().any(|x| x.0 == seed) {
+            return Err(format!("seed {seed} twice"));
+        }
+        out.push((seed, value));
+    }
+    if out.is_empty() {
+        return Err("no seed".into());
+    }
+    Ok(out)
+}
+
 /// How the numerics of the results compare with the baseline's.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct NumericsCheck {
@@ -132,37 +204,59 @@ pub struct NumericsCheck {
     pub identical: bool,
     /// The distinct fingerprints of the results (`None`: a result without one).
     pub results: Vec<Option<Fingerprint>>,
-    pub baseline: Vec<Fingerprint>,
+    pub baseline: Vec<Option<Fingerprint>>,
+}
+
+/// Fingerprints grouped by [`Fingerprint::same_numerics`] (portable results of two CPUs are one group);
+/// `None` (unknown numerics) is a group of its own.
+fn groups(all: &[Option<Fingerprint>]) -> Vec<Option<Fingerprint>> {
+    let mut out: Vec<Option<Fingerprint>> = Vec::new();
+    for f in all {
+        let same = |g: &Option<Fingerprint>| match (g, f) {
+            (Some(a), Some(b)) => a.same_numerics(b) || a == b,
+            (None, None) => true,
+            _ => false,
+        };
+        if !out.iter().any(same) {
+            out.push(f.clone());
+        }
+    }
+    out
 }
 
 impl NumericsCheck {
-    /// `results`: the distinct fingerprints of the results ([`crate::results::fingerprints`]).
-    pub fn new(results: Vec<Option<Fingerprint>>, baseline: &[Fingerprint]) -> NumericsCheck {
-        let identical = match (results.as_slice(), baseline) {
-            ([Some(r)], [b]) => r.same_numerics(b),
+    /// `results`: the distinct fingerprints of the results ([`crate::results::fingerprints`]); `baseline`:
+    /// the baseline's. Identical when both sides are one numerics: every fingerprint known, and all of them
+    /// bit-identical under [`Fingerprint::same_numerics`] (in portable mode the CPU model does not count).
+    pub fn new(results: Vec<Option<Fingerprint>>, baseline: &[Option<Fingerprint>]) -> NumericsCheck {
+        let (results, baseline) = (groups(&results), groups(baseline));
+        let identical = match (results.as_slice(), baseline.as_slice()) {
+            ([Some(r)], [Some(b)]) => r.same_numerics(b),
             _ => false,
         };
-        NumericsCheck { identical, results, baseline: baseline.to_vec() }
+        NumericsCheck { identical, results, baseline }
     }
 
     /// What a person needs to see: both sides, and where they differ.
     pub fn describe(&self) -> String {
-        let side = |v: Vec<Option<&Fingerprint>>| match v.as_slice() {
+        let side = |v: &[Option<Fingerprint>]| match v {
             [] => "none recorded".to_string(),
-            [one] => one.map_or("none recorded".into(), |f| f.summary()),
+            [one] => one.as_ref().map_or("none recorded (unknown numerics)".into(), |f| f.summary()),
             many => format!(
                 "{} different: {}",
                 many.len(),
-                many.iter().map(|f| f.map_or("none recorded".into(), |f| f.summary())).collect::<Vec<_>>().join(" | ")
+                many.iter()
+                    .map(|f| f.as_ref().map_or("none recorded (unknown numerics)".into(), |f| f.summary()))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
             ),
         };
-        let results = side(self.results.iter().map(Option::as_ref).collect());
-        let baseline = side(self.baseline.iter().map(Some).collect());
+        let (results, baseline) = (side(&self.results), side(&self.baseline));
         if self.identical {
             return format!("numerics: identical ({results})");
         }
         let fields = match (self.results.as_slice(), self.baseline.as_slice()) {
-            ([Some(r)], [b]) => {
+            ([Some(r)], [Some(b)]) => {
                 let d: Vec<String> =
                     r.differences(b).into_iter().map(|(f, x, y)| format!("{f} `{x}` vs `{y}`")).collect();
                 if d.is_empty() {
@@ -258,69 +352,189 @@ impl std::str::FromStr for GivenTolerance {
     }
 }
 
-/// The gate's tolerance given the numerics: `given` (`--tolerance`), a metric not given at 0.5 when they are
-/// identical and at the spec's cross-numerics tolerance when they differ; with different numerics a given
-/// tolerance below the cross-numerics one is an error naming both sides, unless `--tolerance-sd` or `allow`
-/// (`--allow-different-numerics`) says how to treat the noise.
-pub fn gate_tolerance(
-    spec: &Spec,
-    check: Option<&NumericsCheck>,
-    given: GivenTolerance,
-    tolerance_sd: f64,
-    allow: bool,
-) -> Result<Tolerance> {
-    let cross = &spec.numerics.gate.cross_numerics_tolerance;
-    let different = check.filter(|c| !c.identical);
-    let default = |m: Metric| if different.is_some() { cross.of(m) } else { 0.5 };
-    let pick = |m: Metric| given.of(m).unwrap_or_else(|| default(m));
-    let t = Tolerance { map_class: pick(Metric::MapClass), map_sample: pick(Metric::MapSample) };
-    if let Some(c) = different {
-        let covered = Metric::ALL.iter().all(|m| t.of(*m) >= cross.of(*m));
-        if !(covered || tolerance_sd > 0.0 || allow) {
+/// What each cell may fall below its baseline: the tolerance given (`--tolerance`), else 0.5 points when
+/// the two sides' numerics are identical and the column's kernel spread when they differ; or `tolerance_sd`
+/// of the baseline's standard deviations where that is larger.
+#[derive(Debug, Clone)]
+pub struct Allowance<'a> {
+    pub given: GivenTolerance,
+    pub tolerance_sd: f64,
+    /// The two sides' numerics differ.
+    pub different: bool,
+    pub yardsticks: &'a Yardsticks,
+}
+
+/// The tolerance of a metric with identical numerics, when none is given.
+pub const IDENTICAL_TOLERANCE: f64 = 0.5;
+
+impl Allowance<'_> {
+    /// The column's kernel spread of `key`'s metric, when known.
+    fn spread(&self, key: &CellKey) -> Option<f64> {
+        self.yardsticks.of(key.dataset, key.backbone).map(|a| a.points.of(key.metric))
+    }
+
+    /// The points `key` may fall, and where they come from when it is not the tolerance alone; `None` when
+    /// the numerics differ, no tolerance is given and the column's spread is unknown.
+    pub fn of(&self, key: &CellKey, b: &Baseline) -> Option<(f64, Option<String>)> {
+        let (base, why) = match self.given.of(key.metric) {
+            Some(t) => (t, None),
+            None if !self.different => (IDENTICAL_TOLERANCE, None),
+            None => (self.spread(key)?, Some("the column's kernel spread".to_string())),
+        };
+        let by_sd = self.tolerance_sd * b.sd.unwrap_or(0.0);
+        if by_sd > base {
+            return Some((
+                by_sd,
+                Some(format!("{} sd of the baseline ({:.2})", self.tolerance_sd, b.sd.unwrap_or(0.0))),
+            ));
+        }
+        Some((base, why))
+    }
+
+    /// With different numerics (and unless `allow`): an error naming the cells whose allowance does not
+    /// cover their column's kernel spread, or whose column has no known spread.
+    pub fn check(&self, baseline: &BTreeMap<CellKey, Baseline>, check: &NumericsCheck, allow: bool) -> Result<()> {
+        if !self.different || allow {
+            return Ok(());
+        }
+        let mut short = Vec::new();
+        let mut unknown = BTreeSet::new();
+        for (k, b) in baseline {
+            match (self.spread(k), self.of(k, b)) {
+                (Some(s), Some((a, _))) if a >= s => {}
+                (Some(s), Some((a, _))) => short.push(format!("{} {}: {a} < {s}", cell_label(k), k.metric)),
+                _ => {
+                    unknown.insert(format!("{}/{}", k.dataset.as_str(), k.backbone.as_str()));
+                }
+            }
+        }
+        if !unknown.is_empty() {
+            let cols: Vec<String> = unknown.into_iter().collect();
             bail!(
-                "the results and the baseline were made under different numerics, so a tolerance of {t} cannot \
-                 tell a change from the machine's noise:\n{}\nuse a tolerance of at least {} (mAP@class) and {} \
-                 (mAP@sample) points (the spread measured across kernel choices, spec/data/numerics.yaml; or leave \
-                 --tolerance out), --tolerance-sd K, or --allow-different-numerics to gate at {t} anyway; a baseline \
-                 made with `twoway run --numerics portable` on any x86-64 CPU allows an exact gate",
-                c.describe(),
-                cross.map_class,
-                cross.map_sample
+                "the results and the baseline were made under different numerics, and the kernel spread of {} is \
+                 not known, so no tolerance can be told from the machine's noise:\n{}\nmeasure it with `twoway \
+                 noise --results DIR` (it reruns the cells under each kernel setting and stores the spread), or gate at \
+                 a --tolerance of your own with --allow-different-numerics; a baseline made in portable numerics on \
+                 any x86-64 CPU allows an exact gate",
+                cols.join(", "),
+                check.describe()
             );
         }
+        if !short.is_empty() {
+            let n = short.len();
+            short.truncate(8);
+            bail!(
+                "the results and the baseline were made under different numerics, and the allowance of {n} cell(s) \
+                 is below its column's kernel spread, so it cannot tell a change from the machine's noise: {}\n{}\n\
+                 leave --tolerance out (each column then gates at its spread), give one of at least the spread, or \
+                 --allow-different-numerics to gate at it anyway (--tolerance-sd alone does not: a cell without an sd \
+                 has no allowance from it); a baseline made with `twoway run --numerics portable` on any x86-64 CPU \
+                 allows an exact gate",
+                short.join(", "),
+                check.describe()
+            );
+        }
+        Ok(())
     }
-    Ok(t)
+}
+
+/// `dataset/backbone/loss[/way]`.
+pub fn cell_label(k: &CellKey) -> String {
+    let way = k.way.map(|w| format!("/{w}")).unwrap_or_default();
+    format!("{}/{}/{}{way}", k.dataset, k.backbone, k.loss)
 }
 
 /// The published numbers as a baseline.
 pub fn published_baseline(spec: &Spec) -> BTreeMap<CellKey, Baseline> {
-    spec.paper.main.iter().chain(&spec.paper.ways).map(|p| (p.key, Baseline { value: p.value, sd: None })).collect()
+    spec.paper.main.iter().chain(&spec.paper.ways).map(|p| (p.key, Baseline::of(p.value))).collect()
 }
 
-/// Compares `reproduced` with `baseline`: a cell may fall below its baseline by its metric's `tolerance`, or by
-/// `tolerance_sd` of the baseline's standard deviations when that is more. With the published numbers as
-/// baseline, only the cells that were run are compared (the paper has many more); with a CSV, every
-/// baseline cell must be there.
+fn list(seeds: &[u64]) -> String {
+    let v: Vec<String> = seeds.iter().map(u64::to_string).collect();
+    format!("{{{}}}", v.join(", "))
+}
+
+fn mean_over(values: &[(u64, f64)], seeds: &[u64]) -> f64 {
+    let v: Vec<f64> = values.iter().filter(|x| seeds.contains(&x.0)).map(|x| x.1).collect();
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// The (baseline value, reproduced value, seeds compared, note) of a cell, over the seeds both sides have;
+/// `Err(note)` when its seeds cannot be compared.
+fn like_with_like(b: &Baseline, r: &Summary) -> std::result::Result<(f64, f64, Vec<u64>, Option<String>), String> {
+    let mine: Vec<u64> = r.values.iter().map(|v| v.0).collect();
+    match (&b.seeds, b.n) {
+        (Some(theirs), _) => {
+            let their_seeds: Vec<u64> = theirs.iter().map(|v| v.0).collect();
+            let common: Vec<u64> = mine.iter().copied().filter(|s| their_seeds.contains(s)).collect();
+            if common.is_empty() {
+                return Err(format!("no seed in common: results {}, baseline {}", list(&mine), list(&their_seeds)));
+            }
+            let note = (common.len() != mine.len() || common.len() != their_seeds.len()).then(|| {
+                format!(
+                    "compared on seed(s) {} of results {}, baseline {}",
+                    list(&common),
+                    list(&mine),
+                    list(&their_seeds)
+                )
+            });
+            Ok((mean_over(theirs, &common), mean_over(&r.values, &common), common, note))
+        }
+        (None, Some(n)) if n != mine.len() => Err(format!(
+            "the baseline has {n} seed(s) (which ones it does not record: remake it with `twoway table --format csv`), \
+             the results {} {}",
+            mine.len(),
+            list(&mine)
+        )),
+        (None, Some(_)) => Ok((b.value, r.mean, mine, None)),
+        (None, None) => Ok((b.value, r.mean, Vec::new(), None)),
+    }
+}
+
+/// Compares `reproduced` with `baseline`, on the seeds both sides have: a cell may fall below its baseline
+/// by its `allowance` ([`Allowance::of`]). With the published numbers as baseline, only the cells that were
+/// run are compared (the paper has many more); with a CSV, every baseline cell must be there.
 pub fn compare(
     baseline: &BTreeMap<CellKey, Baseline>,
-    reproduced: &BTreeMap<CellKey, f64>,
-    tolerance: Tolerance,
-    tolerance_sd: f64,
+    reproduced: &BTreeMap<CellKey, Summary>,
+    allowance: &Allowance,
     require_all: bool,
 ) -> Vec<Row> {
     baseline
         .iter()
         .filter(|(k, _)| require_all || reproduced.contains_key(k))
         .map(|(k, b)| {
-            let allowed = tolerance.of(k.metric).max(tolerance_sd * b.sd.unwrap_or(0.0));
-            let r = reproduced.get(k).copied();
-            let delta = r.map(|r| r - b.value);
-            let verdict = match delta {
-                None => Verdict::Missing,
-                Some(d) if d < -allowed => Verdict::Dropped,
-                Some(_) => Verdict::Ok,
+            let (allowed, why) = allowance.of(k, b).unwrap_or((0.0, None));
+            let mut row = Row {
+                key: *k,
+                baseline: b.value,
+                allowed,
+                allowance: why,
+                reproduced: None,
+                delta: None,
+                seeds: Vec::new(),
+                seeds_note: None,
+                verdict: Verdict::Missing,
             };
-            Row { key: *k, baseline: b.value, allowed, reproduced: r, delta, verdict }
+            let Some(r) = reproduced.get(k) else { return row };
+            match like_with_like(b, r) {
+                Err(note) => {
+                    row.reproduced = Some(r.mean);
+                    row.seeds = r.values.iter().map(|v| v.0).collect();
+                    row.seeds_note = Some(note);
+                    row.verdict = Verdict::Seeds;
+                }
+                Ok((base, mine, seeds, note)) => {
+                    let d = mine - base;
+                    row.baseline = base;
+                    row.reproduced = Some(mine);
+                    row.delta = Some(d);
+                    row.seeds = seeds;
+                    row.seeds_note = note;
+                    row.verdict = if d < -allowed { Verdict::Dropped } else { Verdict::Ok };
+                }
+            }
+            row
         })
         .collect()
 }

@@ -1,11 +1,13 @@
-//! The CI gate of `twoway diff`: a results folder against a baseline (`published` or a table CSV), at the
-//! tolerance [`crate::report::diff::gate_tolerance`] allows for the two sides' numerics, and its renderings:
+//! The CI gate of `twoway diff`: a results folder against a baseline (`published` or a table CSV), on the
+//! seeds both sides have, each cell at the allowance [`crate::report::diff::Allowance`] gives it for the two
+//! sides' numerics (and its column's kernel spread), and its renderings:
 //! text (a Markdown table with a verdict line), JSON, JUnit XML for CI test reporters (one test case per
 //! compared cell and metric) and Markdown for a pull-request comment (the cells below their baseline
 //! first). [`Gate::passed`] decides the exit code (0 pass, 1 a cell dropped or is missing). Tested in
 //! `tests/cli_gate.rs` (the JUnit report read by a JUnit reader) and `tests/cli_numerics.rs`.
 
-use crate::report::diff::{self, GivenTolerance, NumericsCheck, Row, Tolerance, Verdict};
+use crate::report::diff::{self, cell_label as cell_name, Allowance, GivenTolerance, NumericsCheck, Row, Verdict};
+use crate::report::noise::Yardsticks;
 use crate::report::xml;
 use crate::results;
 use anyhow::{bail, Result};
@@ -31,7 +33,8 @@ pub struct GateRequest {
 #[derive(Debug, Clone)]
 pub struct Gate {
     pub request: GateRequest,
-    pub tolerance: Tolerance,
+    /// The rule of the cells' allowances, in words (`0.5 point(s)`, `each column's kernel spread`).
+    pub rule: String,
     /// The two sides' numerics (`None` against the published numbers).
     pub check: Option<NumericsCheck>,
     pub rows: Vec<Row>,
@@ -48,7 +51,7 @@ pub fn check(spec: &Spec, request: GateRequest) -> Result<Gate> {
         bail!("--tolerance-sd must be a finite number >= 0, got {sd}");
     }
     let all = results::load_dir(&request.results)?;
-    let mine = results::aggregate(&all);
+    let mine = results::summarize(&all);
     // The published numbers come from the paper's GPUs: no fingerprint to compare with.
     let (baseline, check, require_all) = if request.against == "published" {
         (diff::published_baseline(spec), None, false)
@@ -56,19 +59,39 @@ pub fn check(spec: &Spec, request: GateRequest) -> Result<Gate> {
         let b = diff::read_csv_baseline(Path::new(&request.against))?;
         (b.cells, Some(NumericsCheck::new(results::fingerprints(&all), &b.numerics)), true)
     };
-    let tolerance =
-        diff::gate_tolerance(spec, check.as_ref(), request.tolerance, sd, request.allow_different_numerics)?;
-    let rows = diff::compare(&baseline, &mine, tolerance, sd, require_all);
+    let yardsticks = Yardsticks::of_folder(spec, &request.results, &all)?;
+    let different = check.as_ref().is_some_and(|c| !c.identical);
+    let allowance = Allowance { given: request.tolerance, tolerance_sd: sd, different, yardsticks: &yardsticks };
+    if let Some(c) = &check {
+        let compared: std::collections::BTreeMap<_, _> = baseline
+            .iter()
+            .filter(|(k, _)| require_all || mine.contains_key(k))
+            .map(|(k, b)| (*k, b.clone()))
+            .collect();
+        allowance.check(&compared, c, request.allow_different_numerics)?;
+    }
+    let rows = diff::compare(&baseline, &mine, &allowance, require_all);
     if rows.is_empty() {
         bail!("no cell of {} has a baseline in `{}`", request.results.display(), request.against);
     }
-    Ok(Gate { request, tolerance, check, rows })
+    let rule = rule_text(&request.tolerance, different, sd);
+    Ok(Gate { request, rule, check, rows })
 }
 
-fn cell_name(r: &Row) -> String {
-    let k = &r.key;
-    let way = k.way.map(|w| format!("/{w}")).unwrap_or_default();
-    format!("{}/{}/{}{way}", k.dataset, k.backbone, k.loss)
+/// The allowance rule in words.
+fn rule_text(given: &GivenTolerance, different: bool, sd: f64) -> String {
+    let of = |m: Option<f64>| match m {
+        Some(t) => format!("{t} point(s)"),
+        None if different => "the column's kernel spread".to_string(),
+        None => format!("{} point(s)", diff::IDENTICAL_TOLERANCE),
+    };
+    let (c, s) = (of(given.map_class), of(given.map_sample));
+    let base = if c == s { c } else { format!("{c} of mAP@class and {s} of mAP@sample") };
+    if sd > 0.0 {
+        format!("{base}, or {sd} sd of the baseline where larger")
+    } else {
+        base
+    }
 }
 
 impl Gate {
@@ -83,51 +106,68 @@ impl Gate {
 
     pub fn to_json(&self) -> serde_json::Value {
         let q = &self.request;
-        serde_json::json!({"against": q.against, "tolerance": self.tolerance, "tolerance_sd": q.tolerance_sd,
-            "numerics": self.check, "passed": self.passed(), "rows": self.rows})
+        serde_json::json!({"against": q.against, "tolerance": q.tolerance, "allowance": self.rule,
+            "tolerance_sd": q.tolerance_sd, "numerics": self.check, "passed": self.passed(), "rows": self.rows})
     }
 
-    /// The numerics of both sides, a Markdown table of the cells and the verdict.
+    /// The numerics of both sides, a Markdown table of the cells (each with its allowance) and the verdict.
     pub fn render_text(&self) -> String {
-        let (q, tolerance) = (&self.request, self.tolerance);
+        let q = &self.request;
         let mut o = String::new();
         if let Some(c) = &self.check {
             let _ = writeln!(o, "{}", c.describe());
             if !c.identical && !q.tolerance.is_given() {
-                let _ = writeln!(o, "gating at the cross-numerics tolerance: {tolerance}");
+                let _ = writeln!(o, "gating at each column's kernel spread (measured, or numerics.yaml's)");
             }
             let _ = writeln!(o);
         }
-        let _ = writeln!(o, "| cell | metric | baseline | reproduced | delta | status |");
-        let _ = writeln!(o, "|---|---|---:|---:|---:|---|");
+        let _ = writeln!(o, "| cell | metric | baseline | reproduced | delta | allowed | status |");
+        let _ = writeln!(o, "|---|---|---:|---:|---:|---:|---|");
         for r in &self.rows {
             let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
-            let d = r.delta.map_or("-".to_string(), |v| format!("{v:+.2}"));
+            let d = r.delta.map_or("-".to_string(), super::claims::signed);
             let verdict = match r.verdict {
                 Verdict::Ok => "ok",
                 Verdict::Dropped => "DROPPED",
                 Verdict::Missing => "MISSING",
+                Verdict::Seeds => "SEEDS DIFFER",
             };
-            let (name, metric) = (cell_name(r), r.key.metric.label());
-            let _ = writeln!(o, "| {name} | {metric} | {:.2} | {} | {d} | {verdict} |", r.baseline, f(r.reproduced));
+            let why = r.allowance.as_ref().map_or(String::new(), |w| format!(" ({w})"));
+            let note = r.seeds_note.as_ref().map_or(String::new(), |n| format!(": {n}"));
+            let (name, metric) = (cell_name(&r.key), r.key.metric.label());
+            let _ = writeln!(
+                o,
+                "| {name} | {metric} | {:.2} | {} | {d} | -{:.2}{why} | {verdict}{note} |",
+                r.baseline,
+                f(r.reproduced),
+                r.allowed
+            );
         }
         let failed = self.failed();
         if failed.is_empty() {
-            let _ = writeln!(o, "\npassed: {} cell(s) within {tolerance} of `{}`", self.rows.len(), q.against);
+            let widest = self.rows.iter().map(|r| r.allowed).fold(0.0, f64::max);
+            let _ = writeln!(
+                o,
+                "\npassed: {} cell(s) within their allowance of `{}` ({}; the largest allowed: {widest:.2} points)",
+                self.rows.len(),
+                q.against,
+                self.rule
+            );
             return o;
         }
         // The first 20 by name (the table above lists them all).
         let mut names: Vec<String> =
-            failed.iter().take(20).map(|r| format!("{} {}", cell_name(r), r.key.metric)).collect();
+            failed.iter().take(20).map(|r| format!("{} {}", cell_name(&r.key), r.key.metric)).collect();
         if failed.len() > 20 {
             names.push(format!("and {} more", failed.len() - 20));
         }
         let _ = writeln!(
             o,
-            "\nFAILED: {} of {} cell(s) below `{}` by more than {tolerance} or missing: {}",
+            "\nFAILED: {} of {} cell(s) below `{}` by more than their allowance ({}), missing, or of other seeds: {}",
             failed.len(),
             self.rows.len(),
             q.against,
+            self.rule,
             names.join(", ")
         );
         o
@@ -143,14 +183,18 @@ impl Gate {
         let _ = writeln!(o, "<testsuites name=\"twoway diff\" {head}>");
         let _ = writeln!(o, "  <testsuite name=\"{}\" {head}>", xml(&suite));
         for r in &self.rows {
-            let (class, name) = (format!("twoway.{}", cell_name(r).replace('/', ".")), r.key.metric.to_string());
+            let (class, name) = (format!("twoway.{}", cell_name(&r.key).replace('/', ".")), r.key.metric.to_string());
             let _ = write!(o, "    <testcase classname=\"{}\" name=\"{}\"", xml(&class), xml(&name));
             if r.verdict == Verdict::Ok {
                 let _ = writeln!(o, "/>");
                 continue;
             }
             let message = self.numbers(spec, r);
-            let kind = if r.verdict == Verdict::Missing { "missing" } else { "dropped" };
+            let kind = match r.verdict {
+                Verdict::Missing => "missing",
+                Verdict::Seeds => "seeds",
+                _ => "dropped",
+            };
             let _ = writeln!(
                 o,
                 ">\n      <failure type=\"{kind}\" message=\"{}\">{}</failure>",
@@ -168,18 +212,19 @@ impl Gate {
         let failed = self.failed();
         let mut o = if failed.is_empty() {
             format!(
-                "**twoway diff: passed**: {} number(s) within {} of `{}`\n\n",
+                "**twoway diff: passed**: {} number(s) within their allowance ({}) of `{}`\n\n",
                 self.rows.len(),
-                self.tolerance,
+                self.rule,
                 self.request.against
             )
         } else {
             format!(
-                "**twoway diff: FAILED**: {} of {} number(s) below `{}` by more than {} or missing\n\n",
+                "**twoway diff: FAILED**: {} of {} number(s) below `{}` by more than their allowance ({}), missing, or \
+                 of other seeds\n\n",
                 failed.len(),
                 self.rows.len(),
                 self.request.against,
-                self.tolerance
+                self.rule
             )
         };
         o.push_str(
@@ -193,13 +238,14 @@ impl Gate {
                 Verdict::Ok => "✅",
                 Verdict::Dropped => "❌ dropped",
                 Verdict::Missing => "❌ missing",
+                Verdict::Seeds => "❌ seeds differ",
             };
             let published = spec.paper.lookup(&r.key);
-            let delta = r.delta.map_or("–".to_string(), |d| format!("{d:+.2}"));
+            let delta = r.delta.map_or("–".to_string(), super::claims::signed);
             let _ = writeln!(
                 o,
                 "| {mark} | `{}` | {} | {} | {:.2} | {} | {delta} |",
-                cell_name(r),
+                cell_name(&r.key),
                 r.key.metric.label(),
                 f(published),
                 r.baseline,
@@ -212,10 +258,12 @@ impl Gate {
     /// "published P, baseline B, reproduced R (delta D, allowed A)" for a compared cell.
     fn numbers(&self, spec: &Spec, r: &Row) -> String {
         let f = |v: Option<f64>| v.map_or("none".to_string(), |v| format!("{v:.4}"));
-        let delta = r.delta.map_or(String::new(), |d| format!(" (delta {d:+.4}, allowed -{:.4})", r.allowed));
+        let why = r.allowance.as_ref().map_or(String::new(), |w| format!(": {w}"));
+        let delta = r.delta.map_or(String::new(), |d| format!(" (delta {d:+.4}, allowed -{:.4}{why})", r.allowed));
+        let seeds = r.seeds_note.as_ref().map_or(String::new(), |n| format!("; {n}"));
         format!(
-            "{} {}: published {}, baseline {:.4}, reproduced {}{delta}",
-            cell_name(r),
+            "{} {}: published {}, baseline {:.4}, reproduced {}{delta}{seeds}",
+            cell_name(&r.key),
             r.key.metric,
             f(spec.paper.lookup(&r.key)),
             r.baseline,

@@ -67,11 +67,17 @@ pub fn report(spec: &Spec, dir: &Path) -> Result<String> {
         let svg = svg.strip_prefix("<?xml").map_or(svg, |r| r.split_once("?>").map_or(r, |x| x.1));
         let _ = writeln!(o, "<figure id=\"{}\">{svg}<figcaption>{}</figcaption></figure>", esc(&name), esc(&caption));
     }
-    let c = claims::report_of(spec, Some((dir, all.as_slice())));
+    let c = claims::report_of(spec, Some((dir, all.as_slice())))?;
     o.push_str("<h2>Claims</h2>\n");
-    if let Some((_, mean, per_seed)) = &c.reproduced {
-        let _ = writeln!(o, "<h3>Reproduced, on the means over seeds</h3>\n<pre>{}</pre>", esc(&mean.to_string()));
-        seeds_html(&mut o, per_seed);
+    if let Some(r) = &c.reproduced {
+        let notes: String = r.notes.iter().map(|n| format!("note: {n}\n")).collect();
+        let _ = writeln!(
+            o,
+            "<h3>Reproduced, on the means over seeds</h3>\n<pre>{}{}</pre>",
+            esc(&notes),
+            esc(&r.means.to_string())
+        );
+        seeds_html(&mut o, &r.per_seed);
     }
     let _ = writeln!(o, "<h3>Published</h3>\n<pre>{}</pre>", esc(&c.published.to_string()));
     provenance(&mut o, &all);
@@ -162,29 +168,43 @@ fn seeds_html(o: &mut String, s: &SeedClaims) {
     for c in &s.counts {
         let _ = writeln!(o, "<tr><td>{}</td><td class=\"num\">{} of {}</td></tr>", esc(&c.text), c.holds, c.seeds);
     }
-    o.push_str("</table>\n<h3>Ours against the best baseline, paired over seeds</h3>\n<table><tr><th>column</th><th>metric</th><th>baseline</th><th>Ours − baseline per seed</th><th>mean</th><th>t</th><th>p (two-sided)</th><th>95% CI</th></tr>\n");
+    o.push_str("</table>\n<h3>Ours against every baseline, paired over the seeds both have</h3>\n<table><tr><th>column</th><th>metric</th><th>baseline</th><th>Ours − baseline per seed</th><th>mean</th><th>t</th><th>p (two-sided)</th><th>Holm p</th><th>95% CI</th><th>kernel spread</th></tr>\n");
     for p in &s.paired {
-        let diffs: Vec<String> = p.differences.iter().map(|(seed, d)| format!("{seed}: {d:+.2}")).collect();
-        let (mean, t, pv, ci) = match &p.test {
-            Some(t) => (
-                format!("{:+.2}", t.mean),
-                format!("{:.2}", t.t),
-                format!("{:.3}", t.p),
-                format!("[{:+.2}, {:+.2}]", t.ci95.0, t.ci95.1),
-            ),
-            None => ("–".into(), "–".into(), "no test below two seeds".into(), "–".into()),
-        };
-        let _ = writeln!(
-            o,
-            "<tr><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{mean}</td><td class=\"num\">{t}</td><td class=\"num\">{pv}</td><td>{ci}</td></tr>",
-            p.dataset.label(),
-            p.backbone.label(),
-            p.metric.label(),
-            p.baseline.label(),
-            diffs.join(", ")
-        );
+        for c in &p.comparisons {
+            let diffs: Vec<String> =
+                c.differences.iter().map(|(seed, d)| format!("{seed}: {}", claims::signed(*d))).collect();
+            let (mean, t, pv, ci) = match &c.test {
+                Some(t) => (
+                    claims::signed(t.mean),
+                    if t.t.is_finite() { format!("{:.2}", t.t) } else { format!("{}", t.t) },
+                    format!("{:.3}", t.p),
+                    format!("[{}, {}]", claims::signed(t.ci95.0), claims::signed(t.ci95.1)),
+                ),
+                None => ("–".into(), "–".into(), "no test below two shared seeds".into(), "–".into()),
+            };
+            let holm = c.p_holm.map_or("–".to_string(), |q| format!("{q:.3}"));
+            let noise = match &p.noise {
+                Some(n) if c.within_noise => format!("{:.2}: within it, not a finding", n.points.of(p.metric)),
+                Some(n) => format!("{:.2}", n.points.of(p.metric)),
+                None => "not measured".into(),
+            };
+            let _ = writeln!(
+                o,
+                "<tr><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{mean}</td><td class=\"num\">{t}</td><td class=\"num\">{pv}</td><td class=\"num\">{holm}</td><td>{ci}</td><td>{}</td></tr>",
+                p.dataset.label(),
+                p.backbone.label(),
+                p.metric.label(),
+                c.baseline.label(),
+                diffs.join(", "),
+                esc(&noise)
+            );
+        }
+        let _ = writeln!(o, "<tr><td colspan=\"10\">{}</td></tr>", esc(&claims::verdict_text(p)));
     }
     o.push_str("</table>\n");
+    for u in &s.unmeasured {
+        let _ = writeln!(o, "<p>{}</p>", esc(u));
+    }
 }
 
 /// Each cell's provenance: configuration hash, recipe after overrides, dataset fingerprint, weights,

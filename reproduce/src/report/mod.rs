@@ -8,6 +8,7 @@ pub mod diff;
 pub mod figures;
 pub mod gate;
 pub mod html;
+pub mod noise;
 pub mod plots;
 pub mod table;
 

@@ -33,7 +33,15 @@ pub enum View {
 /// The CSV header of every table (one row per number). `reproduced` and `delta` carry full precision (an
 /// identical rerun equals its baseline exactly); `sd` is the sample standard deviation over the `n` seeds
 /// (empty with one seed).
-pub const CSV_HEADER: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n";
+/// `seeds` lists each seed's value (`0:36.61 1:38.02`, full precision), so that a gate compares the seeds
+/// both sides have.
+pub const CSV_HEADER: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n,seeds";
+
+/// The header of table CSVs written before the `seeds` column (still read as baselines: `n` only).
+pub const CSV_HEADER_V2: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n";
+
+/// The fingerprint line of results without a recorded fingerprint (unknown numerics).
+pub const NUMERICS_UNKNOWN: &str = "unknown";
 
 /// The prefix of a table CSV's fingerprint lines (before the header, one per distinct fingerprint).
 pub const NUMERICS_LINE: &str = "# numerics: ";
@@ -60,6 +68,8 @@ pub struct Row {
 pub struct TableModel {
     pub view: View,
     pub rows: Vec<Row>,
+    /// The reproduced values per seed, by cell (the CSV's `seeds` column).
+    pub seeds: BTreeMap<CellKey, Vec<(u64, f64)>>,
 }
 
 impl TableModel {
@@ -90,7 +100,8 @@ impl TableModel {
             })
             .collect();
         rows.sort_by_key(|r| order(view, &r.key));
-        TableModel { view, rows }
+        let seeds = rows.iter().filter_map(|r| Some((r.key, reproduced.get(&r.key)?.values.clone()))).collect();
+        TableModel { view, rows, seeds }
     }
 
     pub fn render(&self, format: Format) -> String {
@@ -110,7 +121,7 @@ impl TableModel {
             let full = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{}",
                 k.dataset,
                 k.backbone,
                 k.loss,
@@ -120,7 +131,10 @@ impl TableModel {
                 full(r.reproduced),
                 full(r.delta),
                 full(r.sd),
-                if r.n > 0 { r.n.to_string() } else { String::new() }
+                if r.n > 0 { r.n.to_string() } else { String::new() },
+                self.seeds.get(k).map_or(String::new(), |v| {
+                    v.iter().map(|(s, x)| format!("{s}:{x}")).collect::<Vec<_>>().join(" ")
+                })
             );
         }
         out
@@ -248,8 +262,13 @@ pub fn select(
 pub fn render(models: &[TableModel], format: Format, numerics: &[Option<Fingerprint>]) -> Result<String> {
     let mut out = String::new();
     if format == Format::Csv {
-        for f in numerics.iter().flatten() {
-            let _ = writeln!(out, "{}{}", NUMERICS_LINE, serde_json::to_string(f)?);
+        // One line per distinct fingerprint; results without one are recorded as unknown numerics.
+        for f in numerics {
+            let text = match f {
+                Some(f) => serde_json::to_string(f)?,
+                None => NUMERICS_UNKNOWN.to_string(),
+            };
+            let _ = writeln!(out, "{NUMERICS_LINE}{text}");
         }
     }
     match (format, models) {
@@ -317,20 +336,44 @@ impl Grid {
         }
     }
 
-    fn cell_text(cell: &Option<Row>) -> String {
+    /// A cell's text, the side that was compared for the best marked by `bold` (the published value where
+    /// there is one, else the reproduced one).
+    fn cell_text(cell: &Option<Row>, best: bool, bold: impl Fn(&str) -> String) -> String {
+        let mark = |t: String| if best { bold(&t) } else { t };
         match cell {
             None => String::new(),
             Some(r) => {
-                // With several seeds: mean ± sd (n).
-                let spread = r.sd.map(|sd| format!(" ± {sd:.2} ({})", r.n)).unwrap_or_default();
+                // Reproduced: mean ± sd (n) over several seeds, the value (1) with one.
+                let n = match r.sd {
+                    Some(sd) => format!(" ± {sd:.2} ({})", r.n),
+                    None => format!(" ({})", r.n),
+                };
                 match (r.published, r.reproduced) {
-                    (Some(p), None) => format!("{p:.2}"),
-                    (None, Some(x)) => format!("{x:.2}{spread}"),
-                    (Some(p), Some(x)) => format!("{p:.2} / {x:.2}{spread} ({:+.2})", x - p),
+                    (Some(p), None) => mark(format!("{p:.2}")),
+                    (None, Some(x)) => mark(format!("{x:.2}")) + &n,
+                    (Some(p), Some(x)) => {
+                        format!("{} / {x:.2}{n} ({})", mark(format!("{p:.2}")), super::claims::signed(x - p))
+                    }
                     (None, None) => String::new(),
                 }
             }
         }
+    }
+
+    /// What the cells and the bold mean, under a table.
+    fn legend(&self, bold: &str) -> String {
+        let marked = self.best.iter().flatten().any(|b| *b);
+        let mut o = String::from(
+            "Each cell: published / reproduced mean ± sd over seeds (n), and (reproduced − published); one seed: \
+             the value (1).",
+        );
+        if marked {
+            o.push_str(&format!(
+                " {bold}: the best of its column, on the published values (the reproduced ones where the paper has \
+                 none)."
+            ));
+        }
+        o
     }
 
     fn markdown(&self) -> String {
@@ -350,11 +393,11 @@ impl Grid {
         for (ri, (_, labels, cells)) in self.rows.iter().enumerate() {
             let mut line: Vec<String> = labels.clone();
             for (c, cell) in cells.iter().enumerate() {
-                let t = Self::cell_text(cell);
-                line.push(if self.best[ri][c] && !t.is_empty() { format!("**{t}**") } else { t });
+                line.push(Self::cell_text(cell, self.best[ri][c], |t| format!("**{t}**")));
             }
             let _ = writeln!(out, "| {} |", line.join(" | "));
         }
+        let _ = writeln!(out, "\n{}", self.legend("**Bold**"));
         out
     }
 
@@ -400,14 +443,14 @@ impl Grid {
                 })
                 .collect();
             for (c, cell) in cells.iter().enumerate() {
-                let t = Self::cell_text(cell);
-                line.push(if self.best[ri][c] && !t.is_empty() { format!("\\textbf{{{t}}}") } else { t });
+                line.push(Self::cell_text(cell, self.best[ri][c], |t| format!("\\textbf{{{t}}}")));
             }
             let _ = writeln!(out, "{} \\\\", line.join(" & "));
             prev_group = Some(group.as_str());
         }
         let _ = writeln!(out, "\\bottomrule");
         let _ = writeln!(out, "\\end{{tabular}}");
+        let _ = writeln!(out, "% {}", self.legend("Bold"));
         out
     }
 }

@@ -242,3 +242,61 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A synthetic cell's result file under `dir` (as `twoway run` lays it out): its two final metrics, the
+/// recipe it names and its numerics fingerprint (`None`: not recorded). Returns its path.
+pub fn write_result(
+    dir: &Path,
+    cell: twoway_reproduce::results::CellId,
+    (class, sample): (f64, f64),
+    recipe: &str,
+    numerics: Option<twoway_reproduce::numerics::Fingerprint>,
+) -> PathBuf {
+    use twoway_reproduce::results::{self, Epoch, Metrics, ResultFile, Versions};
+    let config = serde_json::json!({"dataset": cell.dataset, "backbone": cell.backbone, "loss": cell.loss,
+        "way": cell.way, "seed": cell.seed, "recipe": {"name": recipe}});
+    let (c, s) = (Some(class), Some(sample));
+    let r = ResultFile {
+        format: results::FORMAT.into(),
+        metrics: Metrics { map_class: c, map_sample: s },
+        epochs: vec![Epoch { epoch: 1, train_loss: 1.0, map_class: c, map_sample: s, lr_head: 0.1, seconds: 1.0 }],
+        config_hash: results::hash(&config),
+        config,
+        cell,
+        versions: Versions { twoway: "test".into(), libtorch: "none".into() },
+        device: "cpu".into(),
+        threads: 2,
+        wall_seconds: 1.0,
+        numerics,
+    };
+    r.write(dir).unwrap()
+}
+
+/// The cell of (dataset, backbone, loss in its main-table way, seed).
+pub fn main_cell(
+    dataset: twoway_spec::Dataset,
+    backbone: twoway_spec::Backbone,
+    loss: twoway_spec::Loss,
+    seed: u64,
+) -> twoway_reproduce::results::CellId {
+    let way = twoway_spec::Spec::embedded().main_way(loss);
+    twoway_reproduce::results::CellId { dataset, backbone, loss, way, variant: None, seed }
+}
+
+/// A portable numerics fingerprint made on `cpu`.
+pub fn portable_fingerprint(cpu: &str) -> twoway_reproduce::numerics::Fingerprint {
+    twoway_reproduce::numerics::Fingerprint {
+        mode: twoway_spec::Numerics::Portable,
+        arch: "x86_64".into(),
+        cpu: cpu.into(),
+        libtorch: "2.13.0".into(),
+        glibc: "2.36".into(),
+        aten: "default".into(),
+        onednn: "off".into(),
+        nnpack: "off".into(),
+        blas: "oneMKL 2024.0; CNR COMPATIBLE".into(),
+        libm: "sse2".into(),
+        threads: 2,
+        device: "cpu".into(),
+    }
+}
