@@ -88,7 +88,7 @@ fn seeds_give_mean_and_sd_claims_per_seed_and_an_exact_gate() {
     assert_eq!(code, 0);
     // One numerics line (the three seeds share their numerics), then the header.
     assert!(csv.starts_with("# numerics: {") && csv.lines().filter(|l| l.starts_with('#')).count() == 1, "{csv}");
-    assert!(csv.contains("}\ndataset,backbone,loss,way,metric,published,reproduced,delta,sd,n\n"), "{csv}");
+    assert!(csv.contains("}\ndataset,backbone,loss,way,metric,published,reproduced,delta,sd,n,seeds\n"), "{csv}");
     let line = csv.lines().find(|l| l.starts_with("embedded,tiny,bce,,map_class,")).unwrap();
     let f: Vec<&str> = line.split(',').collect();
     let values: Vec<f64> = (1..=3)
@@ -118,9 +118,19 @@ fn seeds_give_mean_and_sd_claims_per_seed_and_an_exact_gate() {
     ]);
     assert_eq!(code, 0, "{report}{err}");
     assert!(report.contains("passed: 6 cell(s)"), "{report}");
-    // Raised by 1.5 sd: fails at tolerance 0, passes with --tolerance-sd 2.
+    // Raised by 1.5 sd (the mean and each seed's value): fails at tolerance 0, passes with --tolerance-sd 2.
     let raised_value = mean + 1.5 * sd;
-    let raised = csv.replace(line, &line.replace(f[6], &raised_value.to_string()));
+    let seeds: Vec<String> = f[10]
+        .split(' ')
+        .map(|p| {
+            let (s, v) = p.split_once(':').unwrap();
+            format!("{s}:{}", v.parse::<f64>().unwrap() + 1.5 * sd)
+        })
+        .collect();
+    let mut fields: Vec<String> = f.iter().map(|x| x.to_string()).collect();
+    fields[6] = raised_value.to_string();
+    fields[10] = seeds.join(" ");
+    let raised = csv.replace(line, &fields.join(","));
     let raised_path = tmp.path().join("raised.csv");
     std::fs::write(&raised_path, raised).unwrap();
     let gate = |extra: &[&str]| {
@@ -136,19 +146,26 @@ fn seeds_give_mean_and_sd_claims_per_seed_and_an_exact_gate() {
     assert_eq!(code, 0);
     assert!(claims.contains("Per seed (3 seed(s): 1, 2, 3)"), "{claims}");
     assert!(claims.contains("Embedded/Tiny: Ours is best on mAP@class: holds in"), "{claims}");
-    assert!(claims.matches("over 3 seeds, 95% CI").count() == 2, "{claims}");
+    // Ours against each of the two baselines, on each metric.
+    assert!(claims.matches("over 3 seeds (1, 2, 3), 95% CI").count() == 4, "{claims}");
     let (code, json, _) = twoway(&["claims", "--results", o, "--format", "json"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let paired = v["per_seed"]["paired"].as_array().unwrap();
     assert_eq!(paired.len(), 2);
+    let mut compared = 0;
     for p in paired {
-        let d: Vec<f64> = p["differences"].as_array().unwrap().iter().map(|x| x[1].as_f64().unwrap()).collect();
-        let m = d.iter().sum::<f64>() / 3.0;
-        assert!((p["test"]["mean"].as_f64().unwrap() - m).abs() < 1e-12);
-        let p_value = p["test"]["p"].as_f64().unwrap();
-        assert!((0.0..=1.0).contains(&p_value));
+        for c in p["comparisons"].as_array().unwrap() {
+            let d: Vec<f64> = c["differences"].as_array().unwrap().iter().map(|x| x[1].as_f64().unwrap()).collect();
+            let m = d.iter().sum::<f64>() / 3.0;
+            assert!((c["test"]["mean"].as_f64().unwrap() - m).abs() < 1e-12);
+            let p_value = c["test"]["p"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&p_value));
+            assert!(c["p_holm"].as_f64().unwrap() >= p_value);
+            compared += 1;
+        }
     }
+    assert_eq!(compared, 4);
 }
 
 #[test]

@@ -95,7 +95,7 @@ fn the_report_opens_in_a_browser_with_every_number_and_figure() {
     assert_eq!(dom.matches("<svg").count(), figures, "a figure without its SVG");
     // The status names the failed cell with its error, and the claims and provenance are there.
     assert!(dom.contains("embedded/tiny/asl/seed0: the training loss became NaN"));
-    assert!(dom.contains("Ours against the best baseline, paired over seeds"));
+    assert!(dom.contains("Ours against every baseline, paired over the seeds both have"));
     assert_eq!(dom.matches("<details").count(), 10, "one provenance entry per result file");
     // It prints to PDF.
     let pdf = tmp.path().join("report.pdf");

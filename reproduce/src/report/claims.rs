@@ -210,7 +210,7 @@ pub fn derive(spec: &Spec, results: &[(PathBuf, ResultFile)], yardsticks: &Yards
         if any && spread.is_none() {
             unmeasured.push(format!(
                 "{}/{} (recipe {}): kernel spread not measured, so no lead there is checked against it; `{}` \
-                 measures it",
+                 measures it (GRID: the grid these results came from)",
                 d.label(),
                 b.label(),
                 yardsticks.recipes(d, b).join(", "),

@@ -413,7 +413,7 @@ impl Allowance<'_> {
             bail!(
                 "the results and the baseline were made under different numerics, and the kernel spread of {} is \
                  not known, so no tolerance can be told from the machine's noise:\n{}\nmeasure it with `twoway \
-                 noise --results DIR` (it reruns the cells under each kernel setting and stores the spread), or gate at \
+                 noise --results DIR -- --grid GRID` (it reruns the cells under each kernel setting and stores the spread), or gate at \
                  a --tolerance of your own with --allow-different-numerics; a baseline made in portable numerics on \
                  any x86-64 CPU allows an exact gate",
                 cols.join(", "),

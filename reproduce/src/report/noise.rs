@@ -196,10 +196,11 @@ impl Yardsticks {
     }
 }
 
-/// The command that measures a column's spread.
+/// The command that measures a column's spread (GRID: the grid that made the results, which they do not
+/// record).
 pub fn how_to_measure(dataset: Dataset, backbone: Backbone, root: &Path) -> String {
     format!(
-        "twoway noise --results {} --datasets {} --backbones {}",
+        "twoway noise --results {} -- --grid GRID --datasets {} --backbones {}",
         root.display(),
         dataset.as_str(),
         backbone.as_str()
