@@ -138,6 +138,7 @@ fn commands_that_need_libtorch_name_the_build_that_has_them() {
         run.argv(),
         vec!["backbone", "list"],
         vec!["eval", "--loss", "twoway", "--backend", "tch", "--logits", x, "--targets", y],
+        vec!["noise", "--results", x, "--", "--grid", "embedded-ci"],
     ] {
         let (code, _, err) = twoway(&args);
         assert_eq!(code, 2, "{args:?}");

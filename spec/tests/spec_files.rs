@@ -234,6 +234,19 @@ fn the_numerics_spec_names_what_portable_sets_and_rejects_bad_entries() {
     assert!(e.contains("numerics.yaml") && e.contains("gate.cross_numerics_tolerance.map_class"), "{e}");
     let e = edit_err("numerics.yaml", "    - name: MKL_CBWR\n", "    - name: mkl cbwr\n");
     assert!(e.contains("numerics.yaml") && e.contains("not an environment variable name"), "{e}");
+    // The kernel spread's scope and `twoway noise`'s settings.
+    let scope = &n.gate.cross_numerics_tolerance.scope;
+    assert!(scope.covers(twoway_spec::Dataset::Embedded, twoway_spec::Backbone::Tiny, "embedded-ci"));
+    assert!(!scope.covers(twoway_spec::Dataset::Embedded, twoway_spec::Backbone::Tiny, "release"));
+    assert!(!scope.covers(twoway_spec::Dataset::Coco, twoway_spec::Backbone::Tiny, "embedded"));
+    let names: Vec<&str> = n.noise.cpu.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"native") && names.contains(&"portable"), "{names:?}");
+    let e = edit_err("numerics.yaml", "    - name: aten-avx2\n", "    - name: native\n");
+    assert!(e.contains("noise.cpu") && e.contains("`native`: a unique name"), "{e}");
+    let e = edit_err("numerics.yaml", "      cuda_kernels: tf32", "      cuda_kernels: fast");
+    assert!(e.contains("noise.cuda") && e.contains("cuda_kernels is one of"), "{e}");
+    let e = edit_err("numerics.yaml", "      recipes: [embedded, embedded-ci]\n", "");
+    assert!(e.contains("numerics.yaml") && e.contains("recipes"), "{e}");
     let e = edit_err("numerics.yaml", "  nnpack: false", "  nnpack: never");
     assert!(e.contains("numerics.yaml") && e.contains("nnpack"), "{e}");
     let e = edit_err("recipes.yaml", "  numerics: portable", "  numerics: fast");

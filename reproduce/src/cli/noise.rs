@@ -2,7 +2,7 @@
 //! at one seed under each kernel setting of numerics.yaml; the spread is stored in the results folder, where
 //! `twoway claims`, `twoway report` and `twoway diff` use it.
 
-use crate::grid::noise::{self, NoiseRequest};
+use crate::grid::noise::NoiseRequest;
 use anyhow::Result;
 use std::ffi::OsString;
 use std::io::Write;
@@ -50,7 +50,17 @@ impl NoiseArgs {
             }
             return Ok(());
         }
-        noise::run(spec, &req, out)?;
-        Ok(())
+        rerun(spec, &req, out)
     }
+}
+
+#[cfg(feature = "torch")]
+fn rerun(spec: &Spec, req: &NoiseRequest, out: &mut dyn Write) -> Result<()> {
+    crate::grid::noise::run(spec, req, out).map(|_| ())
+}
+
+/// The reruns are `twoway run`s, which need libtorch.
+#[cfg(not(feature = "torch"))]
+fn rerun(_: &Spec, _: &NoiseRequest, _: &mut dyn Write) -> Result<()> {
+    Err(super::common::needs_torch("twoway noise"))
 }

@@ -114,6 +114,84 @@ fn by_seed(results: &[(PathBuf, ResultFile)]) -> BTreeMap<u64, Vec<Cell>> {
 pub fn derive(spec: &Spec, results: &[(PathBuf, ResultFile)], yardsticks: &Yardsticks, root: &Path) -> SeedClaims {
     let by_seed = by_seed(results);
     let seeds: Vec<u64> = by_seed.keys().copied().collect();
+    let counts = counts(spec, &by_seed);
+    let value = |key: &CellKey, seed: u64| by_seed.get(&seed)?.iter().find(|c| c.key == *key).map(|c| c.value);
+    let key = |d, b, loss: Loss, metric| CellKey { dataset: d, backbone: b, loss, way: spec.main_way(loss), metric };
+    let mut paired = Vec::new();
+    let mut unmeasured = Vec::new();
+    let columns: BTreeSet<(Dataset, Backbone)> =
+        by_seed.values().flatten().map(|c| (c.key.dataset, c.key.backbone)).collect();
+    for (d, b) in columns {
+        let spread = yardsticks.of(d, b);
+        let mut any = false;
+        for metric in Metric::ALL {
+            let ours = key(d, b, Loss::Twoway, *metric);
+            let differences = |l: Loss| -> Vec<(u64, f64)> {
+                let other = key(d, b, l, *metric);
+                seeds.iter().filter_map(|s| Some((*s, value(&ours, *s)? - value(&other, *s)?))).collect()
+            };
+            let Some(p) = compare_column(d, b, *metric, differences, spread.as_ref()) else { continue };
+            any = true;
+            paired.push(p);
+        }
+        if any && spread.is_none() {
+            unmeasured.push(format!(
+                "{}/{} (recipe {}): kernel spread not measured, so no lead there is checked against it; `{}` \
+                 measures it (GRID: the grid these results came from)",
+                d.label(),
+                b.label(),
+                yardsticks.recipes(d, b).join(", "),
+                noise::how_to_measure(d, b, root)
+            ));
+        }
+    }
+    SeedClaims { seeds, counts, paired, unmeasured }
+}
+
+/// Ours against every baseline of one column and metric (`differences(baseline)`: per shared seed, Ours −
+/// baseline), Holm-adjusted, with its verdict; `None` when no baseline shares a seed with Ours.
+fn compare_column(
+    dataset: Dataset,
+    backbone: Backbone,
+    metric: Metric,
+    differences: impl Fn(Loss) -> Vec<(u64, f64)>,
+    spread: Option<&Applied>,
+) -> Option<Paired> {
+    let mut comparisons: Vec<Comparison> = Loss::ALL
+        .iter()
+        .filter(|l| **l != Loss::Twoway)
+        .filter_map(|l| {
+            let differences = differences(*l);
+            // A baseline (or Ours) that is not there, or has no seed in common, is not compared.
+            (!differences.is_empty()).then(|| {
+                let test = paired_t(&differences.iter().map(|x| x.1).collect::<Vec<_>>());
+                Comparison { baseline: *l, differences, test, p_holm: None, within_noise: false }
+            })
+        })
+        .collect();
+    if comparisons.is_empty() {
+        return None;
+    }
+    let tested: Vec<usize> = (0..comparisons.len()).filter(|i| comparisons[*i].test.is_some()).collect();
+    let adjusted = holm(&tested.iter().map(|i| comparisons[*i].test.unwrap().p).collect::<Vec<_>>());
+    for (i, p) in tested.iter().zip(adjusted) {
+        comparisons[*i].p_holm = Some(p);
+    }
+    for c in &mut comparisons {
+        c.within_noise = spread.is_some_and(|s| c.mean().unwrap_or(0.0).abs() < s.points.of(metric));
+    }
+    // The best baseline: by its mean over the seeds it shares with Ours (Ours − baseline smallest).
+    let baseline = comparisons
+        .iter()
+        .min_by(|x, y| x.mean().unwrap_or(0.0).total_cmp(&y.mean().unwrap_or(0.0)))
+        .map(|c| c.baseline)
+        .expect("non-empty");
+    let (verdict, weakest) = verdict_of(&comparisons);
+    Some(Paired { dataset, backbone, metric, baseline, comparisons, verdict, weakest, noise: spread.cloned() })
+}
+
+/// How often each statement of the claims holds over the seeds, each seed's claims derived from its cells.
+fn counts(spec: &Spec, by_seed: &BTreeMap<u64, Vec<Cell>>) -> Vec<Count> {
     // Each statement of each seed's claims, by its text.
     let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut tally = |text: String, holds: bool| {
@@ -150,75 +228,7 @@ pub fn derive(spec: &Spec, results: &[(PathBuf, ResultFile)], yardsticks: &Yards
             }
         }
     }
-    let counts = counts.into_iter().map(|(text, (holds, seeds))| Count { text, holds, seeds }).collect();
-
-    let value = |key: &CellKey, seed: u64| by_seed.get(&seed)?.iter().find(|c| c.key == *key).map(|c| c.value);
-    let key = |d, b, loss: Loss, metric| CellKey { dataset: d, backbone: b, loss, way: spec.main_way(loss), metric };
-    let mut paired = Vec::new();
-    let mut unmeasured = Vec::new();
-    let columns: BTreeSet<(Dataset, Backbone)> =
-        by_seed.values().flatten().map(|c| (c.key.dataset, c.key.backbone)).collect();
-    for (d, b) in columns {
-        let spread = yardsticks.of(d, b);
-        let mut any = false;
-        for metric in Metric::ALL {
-            let ours = key(d, b, Loss::Twoway, *metric);
-            let mut comparisons: Vec<Comparison> = Loss::ALL
-                .iter()
-                .filter(|l| **l != Loss::Twoway)
-                .filter_map(|l| {
-                    let other = key(d, b, *l, *metric);
-                    let differences: Vec<(u64, f64)> =
-                        seeds.iter().filter_map(|s| Some((*s, value(&ours, *s)? - value(&other, *s)?))).collect();
-                    // A baseline (or Ours) that is not there, or has no seed in common, is not compared.
-                    (!differences.is_empty()).then(|| {
-                        let test = paired_t(&differences.iter().map(|x| x.1).collect::<Vec<_>>());
-                        Comparison { baseline: *l, differences, test, p_holm: None, within_noise: false }
-                    })
-                })
-                .collect();
-            if comparisons.is_empty() {
-                continue;
-            }
-            any = true;
-            let tested: Vec<usize> = (0..comparisons.len()).filter(|i| comparisons[*i].test.is_some()).collect();
-            let adjusted = holm(&tested.iter().map(|i| comparisons[*i].test.unwrap().p).collect::<Vec<_>>());
-            for (i, p) in tested.iter().zip(adjusted) {
-                comparisons[*i].p_holm = Some(p);
-            }
-            for c in &mut comparisons {
-                c.within_noise = spread.as_ref().is_some_and(|s| c.mean().unwrap_or(0.0).abs() < s.points.of(*metric));
-            }
-            // The best baseline: by its mean over the seeds it shares with Ours (Ours − baseline smallest).
-            let baseline = comparisons
-                .iter()
-                .min_by(|x, y| x.mean().unwrap_or(0.0).total_cmp(&y.mean().unwrap_or(0.0)))
-                .map(|c| c.baseline)
-                .expect("non-empty");
-            let (verdict, weakest) = verdict_of(&comparisons);
-            paired.push(Paired {
-                dataset: d,
-                backbone: b,
-                metric: *metric,
-                baseline,
-                comparisons,
-                verdict,
-                weakest,
-                noise: spread.clone(),
-            });
-        }
-        if any && spread.is_none() {
-            unmeasured.push(format!(
-                "{}/{} (recipe {}): kernel spread not measured, so no lead there is checked against it; `{}` \
-                 measures it (GRID: the grid these results came from)",
-                d.label(),
-                b.label(),
-                yardsticks.recipes(d, b).join(", "),
-                noise::how_to_measure(d, b, root)
-            ));
-        }
-    }
-    SeedClaims { seeds, counts, paired, unmeasured }
+    counts.into_iter().map(|(text, (holds, seeds))| Count { text, holds, seeds }).collect()
 }
 
 /// The verdict of one column and metric, and the comparison it rests on.
