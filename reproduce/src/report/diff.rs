@@ -1,8 +1,10 @@
 //! The comparison under `twoway diff`, the CI gate: the reproduced cells of a results folder against a
-//! baseline (the published numbers, or the `reproduced` column of a table CSV with its numerics lines),
-//! each cell's verdict, and the tolerance the gate may use when the two sides' numerics differ. The gate
-//! itself (loading, composing, rendering, exit code) is [`crate::report::gate`]. Tested below and in
-//! `tests/cli_gate.rs`, `tests/cli_numerics.rs`; the CSV parser is fuzzed (`fuzz/`).
+//! baseline (the published numbers, or the `reproduced` column of a table CSV with its per-seed values
+//! and numerics lines), compared on the seeds both sides have, and each cell's verdict at its allowance
+//! ([`Allowance`]: the tolerance, K baseline sd's, or across numerics the column's kernel spread). The gate
+//! itself (loading, composing, rendering, exit code) is [`crate::report::gate`]. Tested in
+//! `tests/gate_verdicts.rs`, `tests/cli_gate.rs`, `tests/cli_numerics.rs`; the CSV parser is fuzzed
+//! (`fuzz/`).
 
 use crate::numerics::Fingerprint;
 use crate::report::noise::Yardsticks;
@@ -268,32 +270,6 @@ impl NumericsCheck {
             _ => String::new(),
         };
         format!("numerics: DIFFERENT\n  results:  {results}\n  baseline: {baseline}{fields}")
-    }
-}
-
-/// The tolerance of each metric: points a cell may fall below its baseline.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Tolerance {
-    pub map_class: f64,
-    pub map_sample: f64,
-}
-
-impl Tolerance {
-    pub fn of(&self, m: Metric) -> f64 {
-        match m {
-            Metric::MapClass => self.map_class,
-            Metric::MapSample => self.map_sample,
-        }
-    }
-}
-
-impl std::fmt::Display for Tolerance {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.map_class == self.map_sample {
-            write!(f, "{} point(s)", self.map_class)
-        } else {
-            write!(f, "{} point(s) of mAP@class and {} of mAP@sample", self.map_class, self.map_sample)
-        }
     }
 }
 
