@@ -319,6 +319,51 @@ def sharper_elementwise_vectors():
     return v
 
 
+def far_logit_vectors():
+    """Logits beyond what a direct exp holds (e^88.7 overflows float32, e^709.8 float64), where only the
+    stable forms of softplus and logsumexp survive, and a hard positive beyond a +-15 clamp. Returned per
+    spec file: (twoway, softmax, elementwise)."""
+    tw, sm, el = [], [], []
+    # A hard positive at -20: z = Tn lse(x_N / Tn) + Tp lse(-x_P / Tp) = ln(e^12 + e^0) + 20.
+    z = mp.log(e(12) + 1) + 20
+    s = sg(z)
+    w = [e(12) / (e(12) + 1), 1 / (e(12) + 1)]
+    tw.append(loss_vector("hard_positive_at_minus_20", "twoway", {"tp": 4.0, "tn": 1.0, "way": "sample"},
+        [[-20.0, 12.0, 0.0]], [[1, 0, 0]],
+        """P = {x_0 = -20}, N = {12, 0}. Tp lse(-x_P/Tp) = 20 (one element); Tn lse(x_N/Tn) = ln(e^12 + 1), so
+        z = 20 + ln(e^12 + 1) (about 32.000006) and l = softplus(z). Gradient sigmoid(z) times the negatives'
+        softmax weights (e^12, 1) / (e^12 + 1), and -sigmoid(z) at the positive (about -1): a loss that clamps
+        its logits at +-15 gives 27 and 0 there.""",
+        sp(z), [[-s, s * w[0], s * w[1]]]))
+    X, Y = [[-800.0, 800.0]], [[1, 0]]
+    tw.append(loss_vector("far_logits_800", "twoway", {"tp": 4.0, "tn": 1.0, "way": "sample"}, X, Y,
+        """P = {-800}, N = {800}: each logsumexp holds one element, so z = x_n - x_p = 1600 and
+        l = softplus(1600) = 1600 + ln(1 + e^-1600); gradient (-sigmoid(1600), sigmoid(1600)). e^800 overflows
+        float64 (and float32), so a direct ln(sum e^x) or ln(1 + e^z) gives inf.""",
+        sp(1600), [[-sg(1600), sg(1600)]]))
+    q = 1 / (1 + e(1600))
+    sm.append(loss_vector("far_logits_800", "softmax", {"way": "sample"}, X, Y,
+        """One positive (-800) and one negative (800): lse(x) - x_p = ln(e^-800 + e^800) + 800 = softplus(1600);
+        gradient softmax(x) - onehot = (e^-1600 / (1 + e^-1600) - 1, 1 / (1 + e^-1600)). e^800 overflows
+        float64, so a direct ln(sum e^x) gives inf.""",
+        sp(1600), [[q - 1, 1 - q]]))
+    el.append(loss_vector("bce_far_logits_800", "bce", {"reduction": "sum_mean"}, X, Y,
+        """Terms softplus(-x) on the positive and softplus(x) on the negative: softplus(800) twice (800 +
+        ln(1 + e^-800) each), one row. Gradients sigmoid(x) - 1 = -sigmoid(800) and sigmoid(800). A direct
+        ln(1 + e^800) is inf in float64.""",
+        2 * sp(800), [[sg(-800) - 1, sg(800)]]))
+    pt = sg(-800)
+    term = (1 - pt) ** 2 * sp(800)
+    d = (1 - pt) ** 2 * (2 * pt * (-sp(800)) - (1 - pt))
+    el.append(loss_vector("focal_far_logits_800", "focal", {"gamma": 2.0}, X, Y,
+        """gamma = 2, no alpha: s = x on the positive and -x on the negative, so s = -800 for both: p_t =
+        sigmoid(-800), term (1 - p_t)^2 softplus(800) each (about 800), one row. Derivative in s:
+        (1 - p_t)^2 (2 p_t ln p_t - (1 - p_t)) (about -1); d/dx is that on the positive and minus it on the
+        negative. A direct ln(1 + e^800) is inf in float64.""",
+        2 * term, [[d, -d]]))
+    return tw, sm, el
+
+
 def softmax_vectors():
     v = []
     x = [2.0, 0.5, -1.0]
@@ -506,7 +551,8 @@ def write(name, title, key, vectors):
 
 if __name__ == "__main__":
     os.makedirs(ROOT, exist_ok=True)
-    write("twoway.yaml", "Test vectors of the two-way loss.", "losses", twoway_vectors() + sharper_twoway_vectors())
-    write("softmax.yaml", "Test vectors of the multi-label softmax loss.", "losses", softmax_vectors())
-    write("elementwise.yaml", "Test vectors of the element-wise baselines (BCE, focal, ASL).", "losses", elementwise_vectors() + sharper_elementwise_vectors())
+    far_tw, far_sm, far_el = far_logit_vectors()
+    write("twoway.yaml", "Test vectors of the two-way loss.", "losses", twoway_vectors() + sharper_twoway_vectors() + far_tw)
+    write("softmax.yaml", "Test vectors of the multi-label softmax loss.", "losses", softmax_vectors() + far_sm)
+    write("elementwise.yaml", "Test vectors of the element-wise baselines (BCE, focal, ASL).", "losses", elementwise_vectors() + sharper_elementwise_vectors() + far_el)
     write("metrics.yaml", "Test vectors of AP, mAP@class and mAP@sample.", "metrics", metric_vectors())

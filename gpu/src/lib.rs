@@ -28,13 +28,16 @@
 //! 0.1..100, unknown labels, every loss, way and masking; `tests/tests/tch_vs_reference.rs`)
 //! | kind | value | gradient entry |
 //! |---|---|---|
-//! | f64 | 1e-10 relative + 1e-14 max abs(x) | 1e-10 x (abs(g) + 1e-6 max abs(G)) |
-//! | f32 | 1e-5 x max(abs(v), 0.01) + 1e-6 max abs(x) | 1e-5 x (abs(g) + max abs(G)) |
-//! | f16 | as f32 (computed in f32) | 1e-3 x (abs(g) + max abs(G)) + 2^-25 (f16 underflow) |
-//! | bf16 | as f32 | 4e-3 x (abs(g) + max abs(G)) |
+//! | f64 | 1e-10 relative + 1e-14 max abs(x) | (1e-10 + 1.8e-15 k) x (abs(g) + 1e-6 max abs(G)) + 1e-15 k |
+//! | f32 | 1e-5 x max(abs(v), 0.01) + 1e-6 max abs(x) | (1e-5 + 1e-6 k) x (abs(g) + max abs(G)) + 1e-6 k |
+//! | f16 | as f32 (computed in f32) | (1e-3 + 1e-6 k) x (abs(g) + max abs(G)) + 1e-6 k |
+//! | bf16 | as f32 | (4e-3 + 1e-6 k) x (abs(g) + max abs(G)) + 1e-6 k |
 //!
-//! (x: the logits; a loss near zero is a difference of terms as large as the logits, so no kind resolves
-//! it below its precision times their size.)
+//! (x: the logits; k = 1 + max abs(x) / min(Tp, Tn) for the two-way loss (+ 100 under official masking),
+//! 1 + max abs(x) for the others: the largest argument of an exp, whose rounding every softmax or sigmoid
+//! weight carries. A loss near zero is a difference of terms as large as the logits, so no kind resolves
+//! it below its precision times their size. These are the bounds of `spec/data/conformance.yaml`, which
+//! derives them.)
 //! The reference is evaluated on the logits rounded to the kind, so the bounds measure this crate's
 //! arithmetic; rounding the logits themselves to f16 / bf16 moves a loss by up to the kind's precision times
 //! its sensitivity. Below a kind's smallest normal number only absolute agreement holds.

@@ -2,7 +2,8 @@
 
 use crate::{Asl, Bce, Focal, RefError, Softmax, TwoWay};
 use ndarray::{Array2, ArrayView2};
-use twoway_spec::{params_of, Loss, LossParams, Way};
+use twoway_spec::conformance::Conditioning;
+use twoway_spec::{params_of, Loss, LossParams, Mask, Way};
 
 /// A loss of (logits, targets): logits B x C (samples x classes), targets of the same shape with labels
 /// 1 (positive), 0 (negative), -1 (unknown).
@@ -48,6 +49,21 @@ impl AnyLoss {
             AnyLoss::Focal(_) => Loss::Focal,
             AnyLoss::Asl(_) => Loss::Asl,
         }
+    }
+
+    /// What a case with logits up to `max_logit` in magnitude asks of the arithmetic: `kappa` is 1 plus
+    /// the largest |argument| of an exp the loss's stable form evaluates (max|x| / min(Tp, Tn) for the
+    /// two-way loss, plus the release's offset of 100 under official masking; max|x| for the others). The
+    /// conformance bounds scale with it (`spec/data/conformance.yaml`).
+    pub fn conditioning(&self, max_logit: f64) -> Conditioning {
+        let kappa = match self {
+            AnyLoss::TwoWay(l) => {
+                let offset = if l.mask == Mask::Official { -crate::twoway::OFFICIAL_OFFSET } else { 0.0 };
+                1.0 + max_logit / l.tp.min(l.tn) + offset
+            }
+            _ => 1.0 + max_logit,
+        };
+        Conditioning { max_logit, kappa }
     }
 
     /// Checks the hyper-parameters.

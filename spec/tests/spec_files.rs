@@ -271,9 +271,40 @@ fn the_conformance_spec_holds_every_dtype_and_divergence_and_rejects_bad_entries
     let e = edit_err("conformance.yaml", "grad_rel: 1.0e-10", "grad_rel: -1.0e-10");
     assert!(e.contains("conformance.yaml") && e.contains("tolerances.losses.f64.grad_rel"), "{e}");
     let e = edit_err("conformance.yaml", "id: tie_rule", "id: ties_by_magic");
-    assert!(e.contains("divergences[5].id") && e.contains("ties_by_magic"), "{e}");
+    assert!(e.contains("divergences[6].id") && e.contains("ties_by_magic"), "{e}");
     let e = edit_err("conformance.yaml", "  - id: softplus_threshold", "  - id: official_masking");
     assert!(e.contains("listed twice"), "{e}");
-    let e = edit_err("conformance.yaml", "f16: 10.0,", "f16: 0.0,");
-    assert!(e.contains("random.logit_range.f16"), "{e}");
+    let e = edit_err("conformance.yaml", "f16: [30.0, 100.0, 1000.0, 60000.0]", "f16: [30.0, 0.0]");
+    assert!(e.contains("random.logit_ranges.f16[1]"), "{e}");
+    // f16 holds nothing beyond 65504: a range past it could not be given in f16.
+    let e = edit_err("conformance.yaml", "f16: [30.0, 100.0, 1000.0, 60000.0]", "f16: [30.0, 70000.0]");
+    assert!(e.contains("random.logit_ranges.f16[1]") && e.contains("6.5504e4"), "{e}");
+    let e = edit_err("conformance.yaml", "f16: [30.0, 100.0, 1000.0, 60000.0]", "f16: []");
+    assert!(e.contains("random.logit_ranges.f16") && e.contains("at least one"), "{e}");
+    let e = edit_err("conformance.yaml", "grad_cond: 1.8e-15", "grad_cond: .nan");
+    assert!(e.contains("tolerances.losses.f64.grad_cond"), "{e}");
+}
+
+#[test]
+fn conformance_bounds_scale_with_the_cases_conditioning() {
+    use twoway_spec::conformance::Conditioning;
+    use twoway_spec::Dtype::*;
+    let c = &Spec::embedded().conformance;
+    // The unit roundoff of the arithmetic each dtype is computed in (f16 / bf16 in f32).
+    let unit = |d| if d == F64 { f64::EPSILON / 2.0 } else { f32::EPSILON as f64 / 2.0 };
+    for d in [F64, F32, F16, Bf16] {
+        let t = c.tolerances.losses.of(d);
+        let calm = Conditioning { max_logit: 1.0, kappa: 2.0 };
+        let far = Conditioning { max_logit: 3000.0, kappa: 3001.0 };
+        // An entry that is the difference of two weights of error u * kappa each is allowed at least that.
+        assert!(t.grad_bound(0.0, 0.0, far) >= 2.0 * unit(d) * far.kappa, "{d}");
+        // A relative error of a few u * kappa on every entry is allowed.
+        assert!(t.grad_bound(0.25, 0.25, far) >= 8.0 * unit(d) * far.kappa * 0.25, "{d}");
+        assert!(t.value_bound(1.0, far) >= 8.0 * unit(d) * far.max_logit, "{d}");
+        // Still far below a 1 % gradient error at a calm case.
+        assert!(t.grad_bound(0.7, 0.7, calm) < 0.01 * 0.7, "{d}");
+    }
+    // f64 stays below torch's softplus gap (2.1e-9 relative) at moderate conditioning, so it is seen.
+    let t = c.tolerances.losses.of(F64);
+    assert!(t.grad_bound(1.0, 1.0, Conditioning { max_logit: 30.0, kappa: 31.0 }) < 2.1e-9);
 }

@@ -11,17 +11,20 @@ use twoway_spec::vectors::LossVector;
 pub use twoway_spec::conformance::LossTolerance as Tolerance;
 use twoway_spec::{Dtype, Spec};
 
-/// Every mismatch between (value, grad) and the expected pair under `tol`, described.
+/// Every mismatch between (value, grad) and the expected pair under `tol`, described. The bound scales with
+/// the case's conditioning under `loss` (its largest |logit| and max|x| / T; see
+/// `twoway_spec::conformance::LossTolerance`), as `twoway conform`'s does.
 pub fn compare(
     tol: &Tolerance,
+    loss: &AnyLoss,
     what: &str,
     logits: &Array2<f64>,
     got: (f64, &Array2<f64>),
     want: (f64, &Array2<f64>),
 ) -> Vec<String> {
     let mut bad = Vec::new();
-    let max_logit = logits.iter().fold(0.0f64, |m, t| m.max(t.abs()));
-    if !tol.value_close(got.0, want.0, max_logit) {
+    let c = loss.conditioning(logits.iter().fold(0.0f64, |m, t| m.max(t.abs())));
+    if !tol.value_close(got.0, want.0, c) {
         bad.push(format!("{what}: value {:e}, expected {:e}", got.0, want.0));
     }
     if got.1.dim() != want.1.dim() {
@@ -30,7 +33,7 @@ pub fn compare(
     }
     let max = want.1.iter().fold(0.0f64, |m, t| m.max(t.abs()));
     for ((idx, g), w) in got.1.indexed_iter().zip(want.1.iter()) {
-        if !tol.grad_close(*g, *w, max) {
+        if !tol.grad_close(*g, *w, max, c) {
             bad.push(format!("{what}: grad{idx:?} {g:e}, expected {w:e}"));
         }
     }
@@ -80,6 +83,7 @@ impl Backend for Reference {
             value_per_logit: 0.0,
             grad_rel: 1e-12,
             grad_floor: 1e-12,
+            grad_cond: 0.0,
             grad_abs: 0.0,
         }
     }
@@ -129,12 +133,9 @@ impl Backend for Tch {
     ) -> Result<(f64, Array2<f64>), String> {
         twoway_gpu::value_and_grad_array(loss, logits, targets, self.kind, self.device).map_err(|e| e.to_string())
     }
-    /// The stated bounds of the tch implementation (see the crate docs of twoway-gpu):
-    /// f64 1e-10 relative (values also within 1e-14 x the largest |logit|); f32 1e-5 (values below 0.01 in
-    /// absolute terms, plus 1e-6 x the largest |logit|; gradients relative to their
-    /// entry plus the largest entry); f16 / bf16 compute in f32, so their values keep the f32 bound, and
-    /// their gradients are rounded to the half kind: 1e-3 (f16, plus its underflow 2^-25) and 4e-3 (bf16)
-    /// on the same scale. Below a kind's smallest normal number only the absolute bound holds.
+    /// The bounds of `spec/data/conformance.yaml` for this kind (the ones `twoway conform` holds an outside
+    /// implementation to), scaled per case by its conditioning: f16 / bf16 compute in f32, so their values
+    /// keep the f32 bound, and their gradients are rounded to the half kind.
     fn rounded_inputs(&self, logits: &Array2<f64>) -> Option<Array2<f64>> {
         matches!(self.kind, tch::Kind::Half | tch::Kind::BFloat16).then(|| self.round(logits))
     }
@@ -168,9 +169,9 @@ pub fn check_loss_vector(backend: &dyn Backend, v: &LossVector) -> Vec<String> {
     };
     let what = format!("{} on {}", v.name, backend.name());
     match backend.rounded_inputs(&x) {
-        None => compare(&backend.tolerance(), &what, &x, (value, &grad), (v.value, &want_grad)),
+        None => compare(&backend.tolerance(), &loss, &what, &x, (value, &grad), (v.value, &want_grad)),
         Some(xr) => match Reference.value_and_grad(&loss, &xr, &y) {
-            Ok((rv, rg)) => compare(&backend.tolerance(), &what, &xr, (value, &grad), (rv, &rg)),
+            Ok((rv, rg)) => compare(&backend.tolerance(), &loss, &what, &xr, (value, &grad), (rv, &rg)),
             Err(e) => vec![format!("{what}: the reference fails on the rounded logits: {e}")],
         },
     }

@@ -50,7 +50,8 @@ fn check(kind: Kind, c: &Case) -> Result<(), TestCaseError> {
     for (name, loss) in configs {
         let (v0, g0) = loss.value_and_grad(xr.view(), y.view()).unwrap();
         let (v1, g1) = backend.value_and_grad(&loss, &x, &y).map_err(TestCaseError::fail)?;
-        let bad = twoway_tests::compare(&backend.tolerance(), &format!("{name} {kind:?}"), &xr, (v1, &g1), (v0, &g0));
+        let bad =
+            twoway_tests::compare(&backend.tolerance(), &loss, &format!("{name} {kind:?}"), &xr, (v1, &g1), (v0, &g0));
         prop_assert!(bad.is_empty(), "{} mismatches, first: {}", bad.len(), bad[0]);
     }
     Ok(())

@@ -59,6 +59,15 @@ pub struct ConformArgs {
     /// The seed of the random cases.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Run the random cases of this many seeds, from --seed on, in one call of the implementation (each
+    /// seed's cases are those --seed alone gives, named seedS_random_NNN).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seeds: u64,
+    /// A known divergence (its id in spec/data/conformance.yaml) that your implementation has on purpose:
+    /// a failing case that matches only allowed divergences counts as passed, and the report says so.
+    /// Repeatable.
+    #[arg(long, value_name = "ID")]
+    pub allow_divergence: Vec<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Give up on the implementation after this many seconds (exit 2); 0 waits for ever.
@@ -126,9 +135,32 @@ impl ConformArgs {
         Ok(Implementation::Python { file: PathBuf::from(file), name: name.to_string(), init, exe })
     }
 
+    /// The --allow-divergence ids, each checked against the spec's divergences of the subject's kind.
+    fn allowed(&self, spec: &Spec, subject: &Subject) -> Result<Vec<String>> {
+        use twoway_spec::conformance::AppliesTo;
+        let kind = if matches!(subject, Subject::Loss(_)) { AppliesTo::Loss } else { AppliesTo::Metric };
+        for id in &self.allow_divergence {
+            let ids: Vec<&str> =
+                spec.conformance.divergences.iter().filter(|d| d.applies_to == kind).map(|d| d.id.as_str()).collect();
+            if !ids.contains(&id.as_str()) {
+                let what = if kind == AppliesTo::Loss { "a loss" } else { "a metric" };
+                bail!(
+                    "--allow-divergence `{id}` is not a known divergence of {what}; expected one of: {}",
+                    ids.join(", ")
+                );
+            }
+        }
+        Ok(self.allow_divergence.clone())
+    }
+
     pub fn exec(self, spec: &Spec, out: &mut dyn Write) -> Result<ExitCode> {
+        if self.seeds == 0 {
+            bail!("--seeds 0: give at least 1 (the number of seeds from --seed on)");
+        }
+        let subject = self.subject()?;
         let request = Request {
-            subject: self.subject()?,
+            allowed: self.allowed(spec, &subject)?,
+            subject,
             implementation: self.implementation()?,
             dtype: self.dtype,
             cases: match self.cases {
@@ -138,6 +170,7 @@ impl ConformArgs {
             },
             random: self.random,
             seed: self.seed,
+            seeds: self.seeds,
             timeout: (self.timeout > 0).then(|| std::time::Duration::from_secs(self.timeout)),
         };
         let report = conform::run(spec, &request)?;

@@ -1,6 +1,10 @@
 //! The conformance cases and their expected numbers: every spec vector of the chosen loss or metric, then
 //! seeded random cases from the generators the property tests use (`twoway_reference::testing`).
 //!
+//! Random case i of a seed draws its logits within the dtype's `logit_ranges[i % 4]`
+//! (`spec/data/conformance.yaml`): from 30, where small defects show, out to where only stable forms of
+//! softplus and logsumexp survive. `--seeds N` runs the cases of N seeds in one call.
+//!
 //! A vector at the chosen parameters keeps the expected numbers the spec states for it (closed forms); a
 //! vector of the same loss at other parameters, and every random case, is expected to give the reference's
 //! numbers at the chosen parameters. In f32, f16 and bf16 the logits are rounded to the dtype first and
@@ -70,19 +74,27 @@ pub fn build(spec: &Spec, request: &Request) -> Result<Vec<Case>> {
             }
             if random {
                 let c = &spec.conformance.random;
-                let mut rng = Rng::new(request.seed);
-                for i in 0..request.random {
-                    let g = rng.loss_case(c.max_rows, c.max_cols, c.logit_range.of(request.dtype));
-                    let x = g.inputs.mapv(|v| round(request.dtype, v));
-                    let expected = expect_loss(&loss, &x, &g.targets)?;
-                    let exercises = g.exercises.join(", ");
-                    cases.push(Case {
-                        name: format!("random_{i:03}"),
-                        exercises,
-                        inputs: x,
-                        targets: g.targets,
-                        expected,
-                    });
+                let ranges = c.logit_ranges.get(request.dtype);
+                for seed in request.seeds() {
+                    let mut rng = Rng::new(seed);
+                    for i in 0..request.random {
+                        let range = ranges[i % ranges.len()];
+                        let g = rng.loss_case(c.max_rows, c.max_cols, range);
+                        let x = g.inputs.mapv(|v| round(request.dtype, v));
+                        let expected = expect_loss(&loss, &x, &g.targets)?;
+                        let mut exercises = g.exercises;
+                        if !exercises.iter().any(|e| e.starts_with("logits at")) {
+                            exercises.push(format!("logits within +-{range}"));
+                        }
+                        let name = request.random_name(seed, i);
+                        cases.push(Case {
+                            name,
+                            exercises: exercises.join(", "),
+                            inputs: x,
+                            targets: g.targets,
+                            expected,
+                        });
+                    }
                 }
             }
         }
@@ -100,13 +112,15 @@ pub fn build(spec: &Spec, request: &Request) -> Result<Vec<Case>> {
             }
             if random {
                 let c = &spec.conformance.random;
-                let mut rng = Rng::new(request.seed);
-                for i in 0..request.random {
-                    let g = rng.metric_case(c.max_rows, c.max_cols);
-                    let expected = Expected::Metric(expect_metric(metric, opts, &g.inputs, &g.targets)?);
-                    let exercises = g.exercises.join(", ");
-                    let name = format!("random_{i:03}");
-                    cases.push(Case { name, exercises, inputs: g.inputs, targets: g.targets, expected });
+                for seed in request.seeds() {
+                    let mut rng = Rng::new(seed);
+                    for i in 0..request.random {
+                        let g = rng.metric_case(c.max_rows, c.max_cols);
+                        let expected = Expected::Metric(expect_metric(metric, opts, &g.inputs, &g.targets)?);
+                        let exercises = g.exercises.join(", ");
+                        let name = request.random_name(seed, i);
+                        cases.push(Case { name, exercises, inputs: g.inputs, targets: g.targets, expected });
+                    }
                 }
             }
         }

@@ -49,7 +49,18 @@ def load(path, name, init):
             fail(f"{path}:{name}({json.dumps(init)}) raised (traceback above); --init gives its keyword arguments")
     if not callable(obj):
         fail(f"{path}:{name} is not callable")
-    # A function takes the --init keyword arguments on every call (e.g. its temperatures).
+    # A function takes the --init keyword arguments on every call (e.g. its temperatures): check once that
+    # it can be called as NAME(inputs, targets, **init), as a class's constructor is checked by building it.
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        signature = None  # a builtin without a signature: its first call will tell
+    if signature is not None:
+        try:
+            signature.bind(None, None, **init)
+        except TypeError as e:
+            fail(f"{path}:{name} cannot be called as {name}(inputs, targets, **{json.dumps(init)}): {e}; "
+                 "--init gives its keyword arguments")
     return functools.partial(obj, **init) if init else obj
 
 

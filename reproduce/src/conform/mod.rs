@@ -24,7 +24,9 @@ pub struct Report {
     pub implementation: String,
     pub subject: String,
     pub dtype: Dtype,
+    /// The first seed of the random cases, and how many seeds ran from it.
     pub seed: u64,
+    pub seeds: u64,
     pub cases: Vec<check::Outcome>,
 }
 
@@ -35,6 +37,20 @@ impl Report {
 
     pub fn failed(&self) -> usize {
         self.cases.len() - self.passed()
+    }
+
+    /// The cases that passed only by an allowed divergence.
+    pub fn allowed(&self) -> usize {
+        self.cases.iter().filter(|c| c.allowed_divergence).count()
+    }
+
+    /// "seed S", or "seeds A to B".
+    pub fn seed_label(&self) -> String {
+        if self.seeds > 1 {
+            format!("seeds {} to {}", self.seed, self.seed + self.seeds - 1)
+        } else {
+            format!("seed {}", self.seed)
+        }
     }
 }
 
@@ -49,6 +65,7 @@ pub fn run(spec: &Spec, request: &Request) -> Result<Report> {
         subject: request.subject.describe(),
         dtype: request.dtype,
         seed: request.seed,
+        seeds: request.seeds.max(1),
         cases,
     })
 }

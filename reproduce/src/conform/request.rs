@@ -77,7 +77,28 @@ pub struct Request {
     pub cases: CaseSet,
     /// Random cases to draw (with [`CaseSet::Random`] or [`CaseSet::All`]).
     pub random: usize,
+    /// The first seed of the random cases.
     pub seed: u64,
+    /// How many seeds, from `seed` on (each seed draws `random` cases, as `--seed` alone would).
+    pub seeds: u64,
     /// How long the implementation may run (`None`: no limit).
     pub timeout: Option<std::time::Duration>,
+    /// Divergences a failing case may match and still count as passed (`--allow-divergence`).
+    pub allowed: Vec<String>,
+}
+
+impl Request {
+    /// The seeds whose random cases run.
+    pub fn seeds(&self) -> std::ops::Range<u64> {
+        self.seed..self.seed.saturating_add(self.seeds.max(1))
+    }
+
+    /// The name of random case `i` of `seed`: `random_007`, prefixed with the seed when several run.
+    pub fn random_name(&self, seed: u64, i: usize) -> String {
+        if self.seeds > 1 {
+            format!("seed{seed}_random_{i:03}")
+        } else {
+            format!("random_{i:03}")
+        }
+    }
 }

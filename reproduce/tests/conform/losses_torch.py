@@ -26,22 +26,23 @@ def _mean_over_lines(losses, has_pos, x):
     return losses[has_pos].mean()
 
 
-def _twoway_rows(x, y, tp, tn, mask):
-    """The two-way term of every row, and which rows hold a positive."""
+def _twoway_rows(x, y, tp, tn, mask, softplus=_softplus, lse=torch.logsumexp):
+    """The two-way term of every row, and which rows hold a positive (softplus and lse replaceable, for the
+    defects of losses_defects.py)."""
     pos, neg = y == 1, y == 0
     full = lambda v: torch.full_like(x, v)
     if mask == "official":
         vn = x / tn + torch.where(neg, full(0.0), full(OFFSET))
         vp = -x / tp + torch.where(pos, full(0.0), full(OFFSET))
-        z = tn * torch.logsumexp(vn, 1) + tp * torch.logsumexp(vp, 1)
-        return _softplus(z), pos.any(1)
+        z = tn * lse(vn, 1) + tp * lse(vp, 1)
+        return softplus(z), pos.any(1)
     has_n, has_p = neg.any(1, keepdim=True), pos.any(1, keepdim=True)
     vn = torch.where(has_n, torch.where(neg, x / tn, full(float("-inf"))), full(0.0))
     vp = torch.where(has_p, torch.where(pos, -x / tp, full(float("-inf"))), full(0.0))
-    z = tn * torch.logsumexp(vn, 1) + tp * torch.logsumexp(vp, 1)
+    z = tn * lse(vn, 1) + tp * lse(vp, 1)
     keep = (has_n & has_p).squeeze(1)
     z = torch.where(keep, z, torch.zeros_like(z))
-    return torch.where(keep, _softplus(z), torch.zeros_like(z)), pos.any(1)
+    return torch.where(keep, softplus(z), torch.zeros_like(z)), pos.any(1)
 
 
 def _ways(line, x, y, way):
@@ -71,12 +72,12 @@ class TwoWayLoss(nn.Module):
         return twoway(logits, targets, self.tp, self.tn, self.way, self.mask)
 
 
-def _softmax_rows(x, y):
+def _softmax_rows(x, y, lse=torch.logsumexp):
     pos, labelled = y == 1, y >= 0
     has_pos = pos.any(1)
     v = torch.where(has_pos.unsqueeze(1), torch.where(labelled, x, torch.full_like(x, float("-inf"))), torch.zeros_like(x))
     n_pos = pos.sum(1).clamp(min=1).to(x.dtype)
-    losses = torch.logsumexp(v, 1) - (x * pos).sum(1) / n_pos
+    losses = lse(v, 1) - (x * pos).sum(1) / n_pos
     return torch.where(has_pos, losses, torch.zeros_like(losses)), has_pos
 
 
@@ -95,16 +96,16 @@ def _reduce(entries, y, reduction):
     return total
 
 
-def bce(logits, targets, reduction="sum_mean"):
+def bce(logits, targets, reduction="sum_mean", softplus=_softplus):
     x, y = _compute(logits), _compute(targets)
-    return _reduce(torch.where(y == 1, _softplus(-x), _softplus(x)), y, reduction)
+    return _reduce(torch.where(y == 1, softplus(-x), softplus(x)), y, reduction)
 
 
-def focal(logits, targets, gamma=2.0, alpha=None, reduction="sum_mean"):
+def focal(logits, targets, gamma=2.0, alpha=None, reduction="sum_mean", softplus=_softplus):
     x, y = _compute(logits), _compute(targets)
     pos = y == 1
     s = torch.where(pos, x, -x)
-    log_q = -_softplus(-s)
+    log_q = -softplus(-s)
     entries = -torch.sigmoid(-s) ** gamma * log_q
     if alpha is not None:
         entries = entries * torch.where(pos, torch.full_like(x, alpha), torch.full_like(x, 1.0 - alpha))
