@@ -88,6 +88,15 @@ fn the_reduced_grid_reproduces_the_committed_baseline_and_the_gate_exit_codes_ho
     let mut fields: Vec<String> = line.split(',').map(str::to_string).collect();
     let value: f64 = fields[6].parse().unwrap();
     fields[6] = (value + 1.0).to_string();
+    // Each seed's value with it (the baseline's `seeds` must average to `reproduced`).
+    let seeds: Vec<String> = fields[10]
+        .split(' ')
+        .map(|p| {
+            let (seed, v) = p.split_once(':').unwrap();
+            format!("{seed}:{}", v.parse::<f64>().unwrap() + 1.0)
+        })
+        .collect();
+    fields[10] = seeds.join(" ");
     let raised = text.replace(line, &fields.join(","));
     let raised_path = tmp.path().join("raised.csv");
     std::fs::write(&raised_path, raised).unwrap();
