@@ -141,7 +141,7 @@ pub fn derive(spec: &Spec, results: &[(PathBuf, ResultFile)], yardsticks: &Yards
                 d.label(),
                 b.label(),
                 yardsticks.recipes(d, b).join(", "),
-                noise::how_to_measure(d, b, root)
+                noise::how_to_measure(d, b, root, &yardsticks.recipes(d, b))
             ));
         }
     }

@@ -198,9 +198,13 @@ impl Yardsticks {
 
 /// The command that measures a column's spread (GRID: the grid that made the results, which they do not
 /// record).
-pub fn how_to_measure(dataset: Dataset, backbone: Backbone, root: &Path) -> String {
+pub fn how_to_measure(dataset: Dataset, backbone: Backbone, root: &Path, recipes: &[String]) -> String {
+    let recipe = match recipes {
+        [one] => format!(" --recipe {one}"),
+        _ => String::new(),
+    };
     format!(
-        "twoway noise --results {} -- --grid GRID --datasets {} --backbones {}",
+        "twoway noise --results {} -- --grid GRID{recipe} --datasets {} --backbones {}",
         root.display(),
         dataset.as_str(),
         backbone.as_str()
