@@ -480,7 +480,10 @@ pub fn compare(
         .iter()
         .filter(|(k, _)| require_all || reproduced.contains_key(k))
         .map(|(k, b)| {
-            let (allowed, why) = allowance.of(k, b).unwrap_or((0.0, None));
+            // Only with --allow-different-numerics can a cell of unknown spread get here: it gates at 0.
+            let (allowed, why) = allowance
+                .of(k, b)
+                .unwrap_or((0.0, Some("no kernel spread known for its column: 0, as allowed".to_string())));
             let mut row = Row {
                 key: *k,
                 baseline: b.value,
