@@ -369,7 +369,12 @@ impl Allowance<'_> {
 
     /// With different numerics (and unless `allow`): an error naming the cells whose allowance does not
     /// cover their column's kernel spread, or whose column has no known spread.
-    pub fn check(&self, baseline: &BTreeMap<CellKey, Baseline>, check: &NumericsCheck, allow: bool) -> Result<()> {
+    pub fn check<'b>(
+        &self,
+        baseline: impl IntoIterator<Item = (&'b CellKey, &'b Baseline)>,
+        check: &NumericsCheck,
+        allow: bool,
+    ) -> Result<()> {
         if !self.different || allow {
             return Ok(());
         }

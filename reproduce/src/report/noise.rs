@@ -123,12 +123,12 @@ pub struct Applied {
 
 /// The spreads known for the columns of some results: measured ones first, then numerics.yaml's where its
 /// scope covers the column.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Yardsticks {
     measured: Vec<ColumnNoise>,
     /// The recipes of each column's results.
     recipes: BTreeMap<(Dataset, Backbone), BTreeSet<String>>,
-    spec: Option<twoway_spec::numerics::CrossTolerance>,
+    spec: twoway_spec::numerics::CrossTolerance,
 }
 
 impl Yardsticks {
@@ -137,7 +137,7 @@ impl Yardsticks {
         for (_, r) in results {
             recipes.entry((r.cell.dataset, r.cell.backbone)).or_default().insert(recipe_of(r));
         }
-        Yardsticks { measured, recipes, spec: Some(spec.numerics.gate.cross_numerics_tolerance.clone()) }
+        Yardsticks { measured, recipes, spec: spec.numerics.gate.cross_numerics_tolerance.clone() }
     }
 
     /// The results folder's measured spreads and numerics.yaml's, for `results` read from `root`.
@@ -187,7 +187,7 @@ impl Yardsticks {
                 ),
             });
         }
-        let s = self.spec.as_ref()?;
+        let s = &self.spec;
         s.scope.covers(dataset, backbone, recipe).then(|| Applied {
             points: Points { map_class: s.map_class, map_sample: s.map_sample },
             source: "spec".into(),
