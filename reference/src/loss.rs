@@ -126,6 +126,23 @@ impl AnyLoss {
         Ok(l)
     }
 
+    /// One line: the loss and every hyper-parameter, e.g. `twoway (way both, Tp 4, Tn 1, mask exact)`.
+    pub fn describe(&self) -> String {
+        match self {
+            AnyLoss::TwoWay(l) => format!("twoway (way {}, Tp {}, Tn {}, mask {})", l.way, l.tp, l.tn, l.mask),
+            AnyLoss::Softmax(l) => format!("softmax (way {})", l.way),
+            AnyLoss::Bce(l) => format!("bce (reduction {})", l.reduction),
+            AnyLoss::Focal(l) => {
+                let alpha = l.alpha.map_or("none".to_string(), |a| a.to_string());
+                format!("focal (gamma {}, alpha {alpha}, reduction {})", l.gamma, l.reduction)
+            }
+            AnyLoss::Asl(l) => format!(
+                "asl (gamma_neg {}, gamma_pos {}, clip {}, eps {}, focus_grad {}, reduction {})",
+                l.gamma_neg, l.gamma_pos, l.clip, l.eps, l.focus_grad, l.reduction
+            ),
+        }
+    }
+
     /// The way the loss runs in (`None` for the element-wise losses).
     pub fn way(&self) -> Option<Way> {
         match self {

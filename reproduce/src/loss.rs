@@ -65,20 +65,3 @@ pub fn blame(e: RefError, values: &Path, targets: &Path) -> anyhow::Error {
         other => anyhow::anyhow!("{} / {}: {other}", values.display(), targets.display()),
     }
 }
-
-/// A one-line description of a loss configuration.
-pub fn describe(loss: &AnyLoss) -> String {
-    match loss {
-        AnyLoss::TwoWay(l) => format!("twoway (way {}, Tp {}, Tn {}, mask {})", l.way, l.tp, l.tn, l.mask),
-        AnyLoss::Softmax(l) => format!("softmax (way {})", l.way),
-        AnyLoss::Bce(l) => format!("bce (reduction {})", l.reduction),
-        AnyLoss::Focal(l) => {
-            let alpha = l.alpha.map_or("none".to_string(), |a| a.to_string());
-            format!("focal (gamma {}, alpha {alpha}, reduction {})", l.gamma, l.reduction)
-        }
-        AnyLoss::Asl(l) => format!(
-            "asl (gamma_neg {}, gamma_pos {}, clip {}, eps {}, focus_grad {}, reduction {})",
-            l.gamma_neg, l.gamma_pos, l.clip, l.eps, l.focus_grad, l.reduction
-        ),
-    }
-}

@@ -1,7 +1,7 @@
 //! `twoway conform`: the spec's conformance cases against an outside implementation of a loss or a metric.
 
 use super::common::LossParamArgs;
-use crate::conform::{self, render, CaseSet, Implementation, Request, Subject};
+use crate::conform::{self, junit, render, CaseSet, Implementation, Request, Subject, Suite};
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -135,33 +135,12 @@ impl ConformArgs {
         Ok(Implementation::Python { file: PathBuf::from(file), name: name.to_string(), init, exe })
     }
 
-    /// The --allow-divergence ids, each checked against the spec's divergences of the subject's kind.
-    fn allowed(&self, spec: &Spec, subject: &Subject) -> Result<Vec<String>> {
-        use twoway_spec::conformance::AppliesTo;
-        let kind = if matches!(subject, Subject::Loss(_)) { AppliesTo::Loss } else { AppliesTo::Metric };
-        for id in &self.allow_divergence {
-            let ids: Vec<&str> =
-                spec.conformance.divergences.iter().filter(|d| d.applies_to == kind).map(|d| d.id.as_str()).collect();
-            if !ids.contains(&id.as_str()) {
-                let what = if kind == AppliesTo::Loss { "a loss" } else { "a metric" };
-                bail!(
-                    "--allow-divergence `{id}` is not a known divergence of {what}; expected one of: {}",
-                    ids.join(", ")
-                );
-            }
-        }
-        Ok(self.allow_divergence.clone())
-    }
-
     pub fn exec(self, spec: &Spec, out: &mut dyn Write) -> Result<ExitCode> {
         if self.seeds == 0 {
             bail!("--seeds 0: give at least 1 (the number of seeds from --seed on)");
         }
-        let subject = self.subject()?;
-        let request = Request {
-            allowed: self.allowed(spec, &subject)?,
-            subject,
-            implementation: self.implementation()?,
+        let suite = Suite {
+            subject: self.subject()?,
             dtype: self.dtype,
             cases: match self.cases {
                 Cases::Vectors => CaseSet::Vectors,
@@ -171,13 +150,19 @@ impl ConformArgs {
             random: self.random,
             seed: self.seed,
             seeds: self.seeds,
+            allowed: self.allow_divergence.clone(),
+        };
+        suite.check_allowed(spec, "--allow-divergence")?;
+        let request = Request {
+            suite,
+            implementation: self.implementation()?,
             timeout: (self.timeout > 0).then(|| std::time::Duration::from_secs(self.timeout)),
         };
         let report = conform::run(spec, &request)?;
         let text = match self.format {
             Format::Text => render::text(&report),
             Format::Json => format!("{}\n", serde_json::to_string_pretty(&render::json(&report))?),
-            Format::Junit => render::junit(&report),
+            Format::Junit => junit::write(&report),
         };
         match &self.out {
             Some(path) => {

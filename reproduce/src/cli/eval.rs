@@ -2,7 +2,7 @@
 
 use super::common::{print_json, Dtype, LossParamArgs, OutputFormat};
 use crate::device::DeviceName;
-use crate::loss::{self, describe, Implementation};
+use crate::loss::{self, Implementation};
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -80,12 +80,12 @@ impl EvalArgs {
         }
         let (rows, cols) = c.shape;
         match self.format {
-            OutputFormat::Text => writeln!(out, "{} on {rows}x{cols} [{backend}]: {:.12}", describe(&loss), c.value)?,
+            OutputFormat::Text => writeln!(out, "{} on {rows}x{cols} [{backend}]: {:.12}", loss.describe(), c.value)?,
             OutputFormat::Json => print_json(
                 out,
                 &serde_json::json!({
                     "loss": loss.kind(),
-                    "config": describe(&loss),
+                    "config": loss.describe(),
                     "backend": backend,
                     "shape": [rows, cols],
                     "value": c.value,

@@ -8,27 +8,20 @@
 //! `NAME.error.txt` when the case raised. `--python` runs [`DRIVER`], which does this for a Python
 //! function or class.
 
-use super::cases::Case;
-use super::request::{Implementation, Request, Subject};
+use super::request::{Implementation, Request};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::{Array2, ArrayD};
+use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use twoway_conform::{Answer, Case, Subject};
 use twoway_spec::Dtype;
 
 /// The Python driver twoway ships (written into the case folder and run there).
 pub const DRIVER: &str = include_str!("driver.py");
-
-/// What an implementation answered for one case.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
-    Loss { value: f64, grad: Array2<f64> },
-    Metric(f64),
-}
 
 /// A case folder under the temporary directory, removed when dropped.
 struct Folder(PathBuf);
@@ -107,7 +100,7 @@ fn answered(dir: &Path, cases: &[Case], metric: bool) -> usize {
 /// Runs the implementation once over all cases; per case its answer or what went wrong. An error is bad
 /// input: the implementation could not be started or exited non-zero (its stderr's last lines shown).
 pub fn call(request: &Request, cases: &[Case]) -> Result<Vec<Result<Answer>>> {
-    let (imp, subject, dtype) = (&request.implementation, &request.subject, request.dtype);
+    let (imp, subject, dtype) = (&request.implementation, &request.suite.subject, request.suite.dtype);
     let folder = new_folder()?;
     let dir = &folder.0;
     write_inputs(dir, subject, dtype, cases)?;

@@ -8,11 +8,11 @@
 //! denominator, the other tie rule, skipped lines counted as 0), with the bound widened by torch's softplus
 //! gap (every loss built on softplus or log-sigmoid) or by the rounding of a half dtype (a value returned
 //! in f16 / bf16), or (the release's NaN) looked at for NaN where a way is empty. A failure whose every
-//! divergence the request allows (`--allow-divergence`) counts as passed, and says so.
+//! divergence the suite allows (`twoway conform --allow-divergence`, `allow=` in Python) counts as
+//! passed, and says so.
 
-use super::call::Answer;
-use super::cases::{expect_loss, expect_metric, Case, Expected};
-use super::request::{Request, Subject};
+use crate::cases::{expect_loss, expect_metric, Case, Expected};
+use crate::{Answer, Subject, Suite};
 use anyhow::Result;
 use ndarray::Array2;
 use twoway_reference::{evaluate, AnyLoss, ApOptions, TwoWay};
@@ -50,7 +50,7 @@ pub struct Outcome {
     pub problem: Option<String>,
     /// The known divergences the answer matches.
     pub divergences: Vec<Divergence>,
-    /// A failure that matches only divergences the request allows: `passed` is true.
+    /// A failure that matches only divergences the suite allows: `passed` is true.
     pub allowed_divergence: bool,
 }
 
@@ -78,7 +78,7 @@ fn loss_close(
     (ok, bound, worst.map(|(_, e)| e))
 }
 
-pub fn check(spec: &Spec, request: &Request, case: &Case, answer: Result<Answer>) -> Outcome {
+pub fn check(spec: &Spec, suite: &Suite, case: &Case, answer: Result<Answer>) -> Outcome {
     let mut o = Outcome {
         name: case.name.clone(),
         exercises: case.exercises.clone(),
@@ -103,14 +103,14 @@ pub fn check(spec: &Spec, request: &Request, case: &Case, answer: Result<Answer>
         }
     };
     let c = &spec.conformance;
-    match (&case.expected, answer, request.subject) {
+    match (&case.expected, answer, suite.subject) {
         (Expected::Loss { value: want, grad: want_grad }, Answer::Loss { value, grad }, Subject::Loss(loss)) => {
-            let tol = c.tolerances.losses.of(request.dtype);
+            let tol = c.tolerances.losses.of(suite.dtype);
             let (ok, bound, worst) = loss_close(&tol, &loss, &case.inputs, (value, &grad), (*want, want_grad));
             (o.expected, o.got, o.bound, o.grad, o.passed) = (Some(*want), Some(value), Some(bound), worst, ok);
             if !ok {
                 o.problem = Some(loss_problem(&o, value, *want, bound));
-                o.divergences = loss_divergences(&loss, request.dtype, &tol, case, (value, &grad))
+                o.divergences = loss_divergences(&loss, suite.dtype, &tol, case, (value, &grad))
                     .into_iter()
                     .map(|id| c.divergence(id).clone())
                     .collect();
@@ -134,7 +134,7 @@ pub fn check(spec: &Spec, request: &Request, case: &Case, answer: Result<Answer>
         }
         _ => o.problem = Some("internal: the answer's kind differs from the case's".into()),
     }
-    if !o.passed && !o.divergences.is_empty() && o.divergences.iter().all(|d| request.allowed.contains(&d.id)) {
+    if !o.passed && !o.divergences.is_empty() && o.divergences.iter().all(|d| suite.allowed.contains(&d.id)) {
         (o.passed, o.allowed_divergence) = (true, true);
     }
     o
@@ -198,7 +198,7 @@ fn loss_divergences(
     if let Some(half) = half_rounding(dtype) {
         // The value is a number of the half dtype (or its overflow) within its rounding of the expected one,
         // and the gradient passes: computed in f32 and cast back.
-        let in_dtype = super::cases::round(dtype, value) == value || value.is_infinite();
+        let in_dtype = crate::cases::round(dtype, value) == value || value.is_infinite();
         let Ok(Expected::Loss { value: want, grad: want_grad }) = expect_loss(loss, &case.inputs, &case.targets) else {
             return Vec::new();
         };

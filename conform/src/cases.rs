@@ -10,7 +10,7 @@
 //! numbers at the chosen parameters. In f32, f16 and bf16 the logits are rounded to the dtype first and
 //! the expected numbers are the reference's on the rounded logits.
 
-use super::request::{CaseSet, Request, Subject};
+use crate::{CaseSet, Subject, Suite};
 use anyhow::{bail, Result};
 use ndarray::Array2;
 use twoway_reference::testing::Rng;
@@ -60,33 +60,33 @@ fn first_sentence(text: &str) -> String {
     t.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Every case of `request`: the vectors, then the random cases.
-pub fn build(spec: &Spec, request: &Request) -> Result<Vec<Case>> {
+/// Every case of `suite`: the vectors, then the random cases.
+pub fn build(spec: &Spec, suite: &Suite) -> Result<Vec<Case>> {
     let mut cases = Vec::new();
-    let vectors = matches!(request.cases, CaseSet::Vectors | CaseSet::All);
-    let random = matches!(request.cases, CaseSet::Random | CaseSet::All);
-    match request.subject {
+    let vectors = matches!(suite.cases, CaseSet::Vectors | CaseSet::All);
+    let random = matches!(suite.cases, CaseSet::Random | CaseSet::All);
+    match suite.subject {
         Subject::Loss(loss) => {
             if vectors {
                 for v in twoway_spec::vectors::embedded().losses.iter().filter(|v| v.loss == loss.kind()) {
-                    cases.push(loss_vector(v, &loss, request.dtype)?);
+                    cases.push(loss_vector(v, &loss, suite.dtype)?);
                 }
             }
             if random {
                 let c = &spec.conformance.random;
-                let ranges = c.logit_ranges.get(request.dtype);
-                for seed in request.seeds() {
+                let ranges = c.logit_ranges.get(suite.dtype);
+                for seed in suite.seed_range() {
                     let mut rng = Rng::new(seed);
-                    for i in 0..request.random {
+                    for i in 0..suite.random {
                         let range = ranges[i % ranges.len()];
                         let g = rng.loss_case(c.max_rows, c.max_cols, range);
-                        let x = g.inputs.mapv(|v| round(request.dtype, v));
+                        let x = g.inputs.mapv(|v| round(suite.dtype, v));
                         let expected = expect_loss(&loss, &x, &g.targets)?;
                         let mut exercises = g.exercises;
                         if !exercises.iter().any(|e| e.starts_with("logits at")) {
                             exercises.push(format!("logits within +-{range}"));
                         }
-                        let name = request.random_name(seed, i);
+                        let name = suite.random_name(seed, i);
                         cases.push(Case {
                             name,
                             exercises: exercises.join(", "),
@@ -99,8 +99,8 @@ pub fn build(spec: &Spec, request: &Request) -> Result<Vec<Case>> {
             }
         }
         Subject::Metric { metric, ties } => {
-            if request.dtype != Dtype::F64 {
-                bail!("--dtype {} applies to losses; a metric implementation takes float64 arrays", request.dtype);
+            if suite.dtype != Dtype::F64 {
+                bail!("--dtype {} applies to losses; a metric implementation takes float64 arrays", suite.dtype);
             }
             let opts = ApOptions { ties, denominator: Denominator::Exact };
             if vectors {
@@ -112,13 +112,13 @@ pub fn build(spec: &Spec, request: &Request) -> Result<Vec<Case>> {
             }
             if random {
                 let c = &spec.conformance.random;
-                for seed in request.seeds() {
+                for seed in suite.seed_range() {
                     let mut rng = Rng::new(seed);
-                    for i in 0..request.random {
+                    for i in 0..suite.random {
                         let g = rng.metric_case(c.max_rows, c.max_cols);
                         let expected = Expected::Metric(expect_metric(metric, opts, &g.inputs, &g.targets)?);
                         let exercises = g.exercises.join(", ");
-                        let name = request.random_name(seed, i);
+                        let name = suite.random_name(seed, i);
                         cases.push(Case { name, exercises, inputs: g.inputs, targets: g.targets, expected });
                     }
                 }
@@ -126,9 +126,9 @@ pub fn build(spec: &Spec, request: &Request) -> Result<Vec<Case>> {
         }
     }
     if cases.is_empty() {
-        let why = match request.cases {
+        let why = match suite.cases {
             CaseSet::Random => "--cases random with --random 0".to_string(),
-            _ => format!("the spec has no vector of {} and --random is 0", request.subject.describe()),
+            _ => format!("the spec has no vector of {} and --random is 0", suite.subject.describe()),
         };
         bail!("no case to run: {why}");
     }

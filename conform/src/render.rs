@@ -1,15 +1,14 @@
-//! The conformance report as text (people), JSON (programs) and JUnit XML (CI test reporters).
+//! The conformance report as text (people) and JSON (programs).
 
-use super::check::Outcome;
-use super::Report;
-use crate::report::xml;
+use crate::check::Outcome;
+use crate::Report;
 use std::fmt::Write;
 
 fn number(v: Option<f64>) -> String {
     v.map_or("NaN".to_string(), |v| format!("{v:.10e}"))
 }
 
-fn divergence_lines(o: &Outcome) -> Vec<String> {
+pub fn divergence_lines(o: &Outcome) -> Vec<String> {
     o.divergences.iter().map(|d| format!("known divergence `{}` ({}): {}", d.id, d.spec, d.what)).collect()
 }
 
@@ -63,42 +62,4 @@ pub fn json(r: &Report) -> serde_json::Value {
     v["failed"] = r.failed().into();
     v["allowed_divergence"] = r.allowed().into();
     v
-}
-
-/// JUnit XML: one test case per conformance case, a failure with its cause and divergences.
-pub fn junit(r: &Report) -> String {
-    let head = format!("tests=\"{}\" failures=\"{}\" errors=\"0\"", r.cases.len(), r.failed());
-    let suite = format!("twoway conform {} ({} in {})", r.implementation, r.subject, r.dtype);
-    let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(o, "<testsuites name=\"twoway conform\" {head}>");
-    let _ = writeln!(o, "  <testsuite name=\"{}\" {head}>", xml(&suite));
-    let class = format!("twoway.conform.{}", r.subject.split_whitespace().next().unwrap_or("case"));
-    for c in &r.cases {
-        let _ = write!(o, "    <testcase classname=\"{}\" name=\"{}\"", xml(&class), xml(&c.name));
-        if c.passed {
-            match c.allowed_divergence {
-                // A passed case with its allowed divergence, for the reader of the CI report.
-                true => {
-                    let body = [c.problem.clone().unwrap_or_default()].into_iter().chain(divergence_lines(c));
-                    let text = body.collect::<Vec<_>>().join("\n");
-                    let _ = writeln!(o, ">\n      <system-out>{}</system-out>\n    </testcase>", xml(&text));
-                }
-                false => {
-                    let _ = writeln!(o, "/>");
-                }
-            }
-            continue;
-        }
-        let message = c.problem.clone().unwrap_or_else(|| "failed".into());
-        let mut body = vec![message.clone(), format!("exercises: {}", c.exercises)];
-        body.extend(divergence_lines(c));
-        let _ = writeln!(
-            o,
-            ">\n      <failure type=\"mismatch\" message=\"{}\">{}</failure>\n    </testcase>",
-            xml(&message),
-            xml(&body.join("\n"))
-        );
-    }
-    let _ = writeln!(o, "  </testsuite>\n</testsuites>");
-    o
 }
