@@ -13,6 +13,11 @@ pub mod check;
 pub mod render;
 
 pub use cases::{Case, Expected};
+
+/// The Python driver that calls a Python implementation on the cases: `twoway conform --python` runs it
+/// as a script over a case folder; the Python package calls its `answer_loss` / `answer_metric` in
+/// process.
+pub const DRIVER: &str = include_str!("driver.py");
 pub use check::{GradError, Outcome};
 
 use anyhow::{bail, Result};
@@ -80,6 +85,8 @@ pub struct Suite {
     pub seeds: u64,
     /// Divergences a failing case may match and still count as passed.
     pub allowed: Vec<String>,
+    /// Only the cases of these names (empty: every case); a name no case has is an error.
+    pub only: Vec<String>,
 }
 
 impl Suite {
@@ -165,7 +172,13 @@ pub fn run(
     implementation: &str,
     answer: impl FnOnce(&[Case]) -> Result<Vec<Result<Answer>>>,
 ) -> Result<Report> {
-    let cases = cases::build(spec, suite)?;
+    let mut cases = cases::build(spec, suite)?;
+    if !suite.only.is_empty() {
+        if let Some(name) = suite.only.iter().find(|n| !cases.iter().any(|c| &c.name == *n)) {
+            bail!("no case is named `{name}` in this suite");
+        }
+        cases.retain(|c| suite.only.contains(&c.name));
+    }
     let answers = answer(&cases)?;
     if answers.len() != cases.len() {
         bail!("internal: {} answers to {} cases", answers.len(), cases.len());

@@ -43,7 +43,8 @@ pub const FILES: [&str; 8] = [
     "conformance.yaml",
 ];
 
-const EMBEDDED: [&str; 8] = [
+/// The text of each file of [`FILES`], as embedded at build time.
+pub const EMBEDDED: [&str; 8] = [
     include_str!("../data/losses.yaml"),
     include_str!("../data/metrics.yaml"),
     include_str!("../data/paper.yaml"),

@@ -107,7 +107,8 @@ pub struct Vectors {
 
 pub const FILES: [&str; 4] = ["twoway.yaml", "softmax.yaml", "elementwise.yaml", "metrics.yaml"];
 
-const EMBEDDED: [&str; 4] = [
+/// The text of each file of [`FILES`], as embedded at build time.
+pub const EMBEDDED: [&str; 4] = [
     include_str!("../vectors/twoway.yaml"),
     include_str!("../vectors/softmax.yaml"),
     include_str!("../vectors/elementwise.yaml"),

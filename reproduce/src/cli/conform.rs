@@ -151,6 +151,7 @@ impl ConformArgs {
             seed: self.seed,
             seeds: self.seeds,
             allowed: self.allow_divergence.clone(),
+            only: Vec::new(),
         };
         suite.check_allowed(spec, "--allow-divergence")?;
         let request = Request {

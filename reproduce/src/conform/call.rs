@@ -5,8 +5,8 @@
 //! parameter and the dtype) and, per case, `NAME.logits.npy` (or `NAME.scores.npy`) and `NAME.targets.npy`,
 //! float64 (logits already rounded to the dtype). The implementation writes `NAME.loss.npy` (shape `()` or
 //! `(1,)`) and `NAME.grad.npy` (the logits' shape), or `NAME.value.npy` for a metric, float64 or float32; or
-//! `NAME.error.txt` when the case raised. `--python` runs [`DRIVER`], which does this for a Python
-//! function or class.
+//! `NAME.error.txt` when the case raised. `--python` runs the engine's [`DRIVER`], which does this for a
+//! Python function or class.
 
 use super::request::{Implementation, Request};
 use anyhow::{anyhow, bail, Context, Result};
@@ -17,11 +17,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use twoway_conform::{Answer, Case, Subject};
+use twoway_conform::{Answer, Case, Subject, DRIVER};
 use twoway_spec::Dtype;
-
-/// The Python driver twoway ships (written into the case folder and run there).
-pub const DRIVER: &str = include_str!("driver.py");
 
 /// A case folder under the temporary directory, removed when dropped.
 struct Folder(PathBuf);

@@ -8,6 +8,9 @@ called with them) and calls it on each case of the folder twoway wrote (see `two
            when no line has a positive.
 It writes NAME.loss.npy and NAME.grad.npy (or NAME.value.npy) in float64, or NAME.error.txt when the case
 raised. It exits 2 when FILE.py cannot be imported or NAME cannot be built, naming the cause on stderr.
+
+The Python package's `twoway.testing` calls the same `answer_loss` / `answer_metric` in process (this
+file ships in its native module as `DRIVER_SOURCE`), so both call an implementation the same way.
 """
 
 import argparse
@@ -64,11 +67,13 @@ def load(path, name, init):
     return functools.partial(obj, **init) if init else obj
 
 
-def run_loss(fn, folder, name, params, np, torch):
+def answer_loss(fn, logits, targets, dtype, np, torch):
+    """Calls a loss on one case: float64 numpy logits and targets, given to `fn` as torch tensors of
+    `dtype` ("f64", "f32", "f16" or "bf16"; the logits with requires_grad). Returns the value and the
+    gradient as float64 (a float and a numpy array)."""
     dtypes = {"f64": torch.float64, "f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
-    dtype = dtypes[params["dtype"]]
-    x = torch.from_numpy(np.load(os.path.join(folder, name + ".logits.npy"))).to(dtype).requires_grad_(True)
-    y = torch.from_numpy(np.load(os.path.join(folder, name + ".targets.npy"))).to(dtype)
+    x = torch.from_numpy(logits).to(dtypes[dtype]).requires_grad_(True)
+    y = torch.from_numpy(targets).to(dtypes[dtype])
     loss = fn(x, y)
     if not torch.is_tensor(loss) or loss.numel() != 1:
         raise TypeError(f"returned {type(loss).__name__} {getattr(loss, 'shape', '')}, not a scalar tensor")
@@ -76,15 +81,33 @@ def run_loss(fn, folder, name, params, np, torch):
         raise TypeError("the loss is not connected to the logits (no autograd graph: detached, or computed in numpy?)")
     (grad,) = torch.autograd.grad(loss.reshape(()), x, allow_unused=True)
     grad = torch.zeros_like(x) if grad is None else grad
-    np.save(os.path.join(folder, name + ".loss.npy"), np.array(loss.detach().double().item()))
-    np.save(os.path.join(folder, name + ".grad.npy"), grad.detach().double().numpy())
+    return loss.detach().double().item(), grad.detach().double().numpy()
+
+
+def answer_metric(fn, scores, targets):
+    """Calls a metric on one case (float64 numpy arrays); its value as a float (NaN for None)."""
+    value = fn(scores, targets)
+    return float("nan") if value is None else float(value)
+
+
+def describe_exception(e):
+    """One line: the exception and where it was raised."""
+    last = traceback.extract_tb(e.__traceback__)[-1]
+    return f"{type(e).__name__}: {e} (at {os.path.basename(last.filename)}:{last.lineno})"
+
+
+def run_loss(fn, folder, name, params, np, torch):
+    x = np.load(os.path.join(folder, name + ".logits.npy"))
+    y = np.load(os.path.join(folder, name + ".targets.npy"))
+    value, grad = answer_loss(fn, x, y, params["dtype"], np, torch)
+    np.save(os.path.join(folder, name + ".loss.npy"), np.array(value))
+    np.save(os.path.join(folder, name + ".grad.npy"), grad)
 
 
 def run_metric(fn, folder, name, np):
     s = np.load(os.path.join(folder, name + ".scores.npy"))
     y = np.load(os.path.join(folder, name + ".targets.npy"))
-    value = fn(s, y)
-    value = float("nan") if value is None else float(value)
+    value = answer_metric(fn, s, y)
     np.save(os.path.join(folder, name + ".value.npy"), np.array(value, dtype=np.float64))
 
 
@@ -122,9 +145,8 @@ def main():
             else:
                 run_metric(fn, a.folder, name, np)
         except Exception as e:
-            last = traceback.extract_tb(e.__traceback__)[-1]
             with open(os.path.join(a.folder, name + ".error.txt"), "w") as f:
-                f.write(f"{type(e).__name__}: {e} (at {os.path.basename(last.filename)}:{last.lineno})")
+                f.write(describe_exception(e))
 
 
 if __name__ == "__main__":
