@@ -81,7 +81,7 @@ fn chunk_rows(rows: usize) -> usize {
 /// class's positives.
 struct RangePass {
     error: Option<(usize, RefError)>,
-    positives: Vec<Vec<u128>>,
+    positives: Vec<Vec<u32>>,
 }
 
 /// The main pass over a range of rows starting at `first`: validates them, computes their AP into `out`,
@@ -107,7 +107,7 @@ fn pass_rows_any<S: Score, L: Label>(
             break;
         }
         out[r] = ap_of_row(srow, opts, &mut scratch).map(|ap| 100.0 * ap);
-        collect_positives(srow, row, &scratch.pos, &mut pass.positives);
+        collect_positives(row, &scratch.pos, &mut pass.positives);
     }
     pass
 }
@@ -183,7 +183,7 @@ pub fn evaluate(scores: ArrayView2<f64>, targets: ArrayView2<f64>, opts: ApOptio
 /// validates the inputs, computes every sample's AP and collects every class's positives. The class pass
 /// (parallel over blocks of classes) sorts each class's positives into thresholds and reads the block's
 /// columns again, a tile of rows at a time, counting each negative into its class's thresholds. Extra
-/// memory: 16 bytes per positive, and per thread a few tables per class of the block. Errors name the
+/// memory: 4 bytes per positive, and per thread a few tables per class of the block. Errors name the
 /// first bad entry in row-major order.
 pub fn evaluate_as<S: Score, L: Label>(
     scores: ArrayView2<S>,
@@ -216,7 +216,7 @@ pub fn evaluate_as<S: Score, L: Label>(
     if let Some((_, e)) = ranges.iter().filter_map(|p| p.error.clone()).min_by_key(|(at, _)| *at) {
         return Err(e);
     }
-    let positives: Vec<Vec<Vec<u128>>> = ranges.into_iter().map(|p| p.positives).collect();
+    let positives: Vec<Vec<Vec<u32>>> = ranges.into_iter().map(|p| p.positives).collect();
     let per_class = class_aps(s, &negatives, cols, &positives, opts);
     Ok(MapReport { map_class: mean(&per_class), map_sample: mean(&per_sample), per_class, per_sample })
 }
@@ -230,7 +230,7 @@ mod tests {
 
     /// What a build of the main pass leaves: the sample APs (as bits), the negatives' bits and the
     /// classes' positives.
-    fn main_pass(run: Pass, rows: usize, cols: usize) -> (Vec<Option<u64>>, Vec<u64>, Vec<Vec<u128>>) {
+    fn main_pass(run: Pass, rows: usize, cols: usize) -> (Vec<Option<u64>>, Vec<u64>, Vec<Vec<u32>>) {
         let (mut out, mut neg) = (vec![None; rows], vec![0; rows * cols.div_ceil(64)]);
         let pass = run(&mut out, &mut neg);
         assert!(pass.error.is_none());

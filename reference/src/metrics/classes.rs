@@ -28,12 +28,12 @@ const _: () = assert!(ROOM >= TILE_ROWS && !ROOM.is_multiple_of(512));
 /// page of its own, where the hardware prefetchers do not follow.
 const PREFETCH_ROWS: usize = 16;
 
-/// The positives of a row (columns `pos`, scores `scores`) added to their classes' lists as (key, row)
-/// composites.
+/// The positives of a row (columns `pos`) added to their classes' lists as the row's index (4 bytes a
+/// positive; the class pass reads their scores back).
 #[inline(always)]
-pub(super) fn collect_positives<S: Score>(scores: &[S], row: usize, pos: &[u32], positives: &mut [Vec<u128>]) {
+pub(super) fn collect_positives(row: usize, pos: &[u32], positives: &mut [Vec<u32>]) {
     for &col in pos {
-        positives[col as usize].push(composite(descending_key(scores[col as usize].widen()), row));
+        positives[col as usize].push(row as u32);
     }
 }
 
@@ -49,7 +49,7 @@ pub(super) fn class_aps<S: Score>(
     s: &[S],
     negatives: &[u64],
     cols: usize,
-    positives: &[Vec<Vec<u128>>],
+    positives: &[Vec<Vec<u32>>],
     opts: ApOptions,
 ) -> Vec<Option<f64>> {
     let block = chunk_classes(cols);
@@ -95,12 +95,17 @@ pub(super) fn count_block_any<S: Score>(
     negatives: &[u64],
     cols: usize,
     block: std::ops::Range<usize>,
-    positives: &[Vec<Vec<u128>>],
+    positives: &[Vec<Vec<u32>>],
     opts: ApOptions,
 ) -> Vec<Option<f64>> {
     let th: Vec<Thresholds> = block
         .clone()
-        .map(|j| Thresholds::build(&positives.iter().map(|p| &p[j][..]).collect::<Vec<_>>(), opts.ties))
+        .map(|j| {
+            let total = positives.iter().map(|p| p[j].len()).sum();
+            let rows = positives.iter().flat_map(|p| p[j].iter().map(|&r| r as usize));
+            let composites = rows.map(|r| composite(descending_key(s[r * cols + j].widen()), r));
+            Thresholds::build(composites, total, opts.ties)
+        })
         .collect();
     let (rows, width, words) = (s.len() / cols, block.len(), cols.div_ceil(64));
     let mut counters: Vec<Counter> = th.iter().map(Counter::new).collect();
@@ -151,7 +156,7 @@ pub(super) fn count_block_avx2<S: Score>(
     negatives: &[u64],
     cols: usize,
     block: std::ops::Range<usize>,
-    positives: &[Vec<Vec<u128>>],
+    positives: &[Vec<Vec<u32>>],
     opts: ApOptions,
 ) -> Vec<Option<f64>> {
     count_block_any(s, negatives, cols, block, positives, opts)
@@ -162,7 +167,7 @@ fn count_block<S: Score>(
     negatives: &[u64],
     cols: usize,
     block: std::ops::Range<usize>,
-    positives: &[Vec<Vec<u128>>],
+    positives: &[Vec<Vec<u32>>],
     opts: ApOptions,
 ) -> Vec<Option<f64>> {
     #[cfg(target_arch = "x86_64")]

@@ -62,19 +62,18 @@ pub(super) struct Thresholds {
 }
 
 impl Thresholds {
-    /// From the positives' composites, in parts (any order; sorted here), with the bucket table in
+    /// From the positives' composites (`total` of them, any order; sorted here), with the bucket table in
     /// grouped mode.
-    pub(super) fn build(parts: &[&[u128]], ties: Ties) -> Thresholds {
+    pub(super) fn build(composites: impl Iterator<Item = u128>, total: usize, ties: Ties) -> Thresholds {
         let mut th = Thresholds::default();
-        let total = parts.iter().map(|p| p.len()).sum();
         if ties == Ties::Grouped {
             th.keys.reserve_exact(total);
-            parts.iter().for_each(|p| th.keys.extend(p.iter().map(|c| (c >> 32) as u64)));
+            th.keys.extend(composites.map(|c| (c >> 32) as u64));
             th.group();
             th.build_table();
         } else {
             th.index.reserve_exact(total);
-            parts.iter().for_each(|p| th.index.extend_from_slice(p));
+            th.index.extend(composites);
             th.index.sort_unstable();
         }
         th
@@ -216,7 +215,8 @@ impl Thresholds {
 /// negatives in bucket `b`, plus 1 when the bucket holds a threshold. All the negatives of a bucket
 /// without a threshold share one slot and are moved there bucket by bucket at the end
 /// ([`Thresholds::add_tally`]); those in a bucket with a threshold (kept in `near`, about one in
-/// [`BUCKETS_PER_THRESHOLD`]) are placed one by one. No branch depends on a score, and the buckets are
+/// [`BUCKETS_PER_THRESHOLD`]) are placed one by one at the end of each call. No branch depends on a score,
+/// and the buckets are
 /// computed a block at a time (vectorised).
 pub(super) struct Counter {
     count: Vec<u32>,
@@ -238,8 +238,8 @@ impl Counter {
     pub(super) fn add_grouped<S: Score>(&mut self, th: &Thresholds, negatives: &[S]) {
         const BLOCK: usize = 256;
         let mut buckets = [0u32; BLOCK];
-        let mut n = self.near.len();
-        self.near.resize(n + negatives.len(), 0.0);
+        let mut n = 0;
+        self.near.resize(negatives.len(), 0.0);
         for block in negatives.chunks(BLOCK) {
             for (b, &v) in buckets.iter_mut().zip(block) {
                 *b = th.bucket(v.widen()) as u32;
@@ -251,7 +251,11 @@ impl Counter {
                 n += (h & 1) as usize;
             }
         }
-        self.near.truncate(n);
+        // Placed per call (a tile of rows) rather than at the end: `near` stays a tile's size, not an
+        // eighth of the column.
+        for &v in &self.near[..n] {
+            self.count[th.slot_grouped(v)] += 1;
+        }
     }
 
     /// Index mode: counts `negatives` at `positions`.
@@ -266,9 +270,6 @@ impl Counter {
     pub(super) fn finish(mut self, th: &Thresholds) -> Vec<u32> {
         if !self.tally.is_empty() {
             th.add_tally(&self.tally, &mut self.count);
-        }
-        for &v in &self.near {
-            self.count[th.slot_grouped(v)] += 1;
         }
         self.count
     }
@@ -302,7 +303,7 @@ mod tests {
     fn the_bucket_table_follows_its_definition_and_spreads_even_thresholds() {
         let m = 100;
         let positives: Vec<u128> = (0..m).map(|k| composite(descending_key(10.0 + k as f64), k)).collect();
-        let th = Thresholds::build(&[&positives], Ties::Grouped);
+        let th = Thresholds::build(positives.iter().copied(), m, Ties::Grouped);
         assert_eq!(th.counts, vec![1; m]);
         assert_eq!(th.buckets, BUCKETS_PER_THRESHOLD * m);
         assert_eq!(th.table.len(), th.buckets + 1);
