@@ -16,7 +16,7 @@ TWOWAY := target/release/twoway
 LITE_TARGET := target/torch-free
 TWOWAY_LITE := $(LITE_TARGET)/release/twoway
 
-.PHONY: setup build build-lite test test-big reproduce paper-smoke bench gpu-check mutants fuzz fmt lint clean-venv
+.PHONY: setup build build-lite wheel test test-python test-big reproduce paper-smoke bench gpu-check mutants fuzz fmt lint clean-venv
 
 ## setup: project-local venv with torch==$(TORCH_VERSION) (libtorch for tch) and the Python tools. Idempotent.
 setup: $(STAMP)
@@ -41,16 +41,34 @@ build-lite:
 	CARGO_TARGET_DIR=$(LITE_TARGET) cargo build --release -p twoway-reproduce --no-default-features --bin twoway
 	ldd $(TWOWAY_LITE) | grep -qiE 'torch|cuda' && { echo "$(TWOWAY_LITE) links libtorch" >&2; exit 1; } || true
 
-## test: the whole workspace's tests (pure Rust and libtorch), on CPU; then the torch-free configuration's.
-## Every test binary runs even when one fails (--no-fail-fast, and the second run after a failing first);
-## the target fails if any did.
+WHEELS := target/wheels
+VERSION = $(shell sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
+
+## wheel: the Python package `twoway` (abi3, CPython >= 3.9; no libtorch) as a wheel in target/wheels/.
+wheel: setup
+	$(VENV)/bin/maturin build --release -m python/Cargo.toml --out $(WHEELS)
+
+## test: the whole workspace's tests (pure Rust and libtorch), on CPU; then the torch-free configuration's;
+## then the Python package's (test-python). Every test binary runs even when one fails (--no-fail-fast,
+## and the later runs after a failing one); the target fails if any did.
 test: setup
 	status=0; \
-	$(CARGO_ENV) INSTA_UPDATE=no cargo test --workspace --no-fail-fast || status=1; \
+	$(CARGO_ENV) INSTA_UPDATE=no cargo test --workspace --exclude twoway-python --no-fail-fast || status=1; \
 	CARGO_TARGET_DIR=$(LITE_TARGET) INSTA_UPDATE=no cargo test -p twoway-reproduce --no-default-features --no-fail-fast \
 	  || status=1; \
+	$(MAKE) --no-print-directory test-python || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: some tests failed (see above)" >&2; fi; \
 	exit $$status
+
+## test-python: builds the wheel, installs it into the project's venv (whose torch it uses) and runs the
+## package's pytest suite against the installed package (python/ is not on the path), with the `twoway`
+## command of the workspace's debug build for the comparisons.
+test-python: wheel
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+	  --no-index --find-links $(WHEELS) "twoway==$(VERSION)"
+	test -x target/debug/twoway || $(CARGO_ENV) cargo build --bin twoway
+	cd python/tests && TWOWAY_BIN=$(CURDIR)/target/debug/twoway $(CURDIR)/$(VENV)/bin/python -m pytest -q \
+	  -p no:cacheprovider --import-mode=importlib .
 
 ## test-big: the opt-in tests of the big members: every torchvision backbone not in `make test` against
 ## torchvision (regnety_32gf's 580 MB fixture, regnet_y_128gf's 2.6 GB), and regnet_y_128gf's parameter count.
@@ -132,7 +150,7 @@ fuzz:
 
 ## bench: criterion benchmarks, then the Python peers timed in the same run, and the ratios.
 bench: build build-lite
-	$(CARGO_ENV) cargo bench --workspace
+	$(CARGO_ENV) cargo bench --workspace --exclude twoway-python
 	$(VENV)/bin/python tools/bench_peers.py --twoway $(TWOWAY) --twoway-lite $(TWOWAY_LITE)
 
 fmt:
