@@ -207,3 +207,42 @@ def test_a_1gb_float32_matrix_is_not_copied():
     before, after = int(before) * 1024, int(after) * 1024
     assert int(nbytes) >= 2**30 - 2**20
     assert after - before < 0.10 * before, f"peak RSS rose by {(after - before) / 2**20:.0f} MiB over {before / 2**20:.0f} MiB"
+
+
+PEAK_SCRIPT = r"""
+import resource, subprocess, sys
+out = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+sys.stderr.write(out.stderr)
+print(out.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+"""
+
+
+def _peak(cmd):
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, *cmd], capture_output=True, text=True)
+    code, peak = out.stdout.split()
+    assert code == "0", out.stderr
+    return int(peak)
+
+
+def test_the_twoway_command_reads_npy_files_in_place(twoway_bin, tmp_path):
+    # 128 MiB of float32 scores and 32 MiB of int8 targets: read into memory and then into an array, as
+    # before, the command's peak would grow by twice their size; mapped, by their size once.
+    rows, cols = 54_120, 620
+    rng = np.random.default_rng(5)
+    s = np.lib.format.open_memmap(tmp_path / "s.npy", mode="w+", dtype=np.float32, shape=(rows, cols))
+    y = np.lib.format.open_memmap(tmp_path / "y.npy", mode="w+", dtype=np.int8, shape=(rows, cols))
+    for i in range(0, rows, 4096):
+        n = min(4096, rows - i)
+        s[i:i + n] = rng.standard_normal((n, cols), dtype=np.float32)
+        y[i:i + n] = rng.random((n, cols), dtype=np.float32) < 0.005
+    s.flush(), y.flush()
+    size = s.nbytes + y.nbytes
+    np.save(tmp_path / "s1.npy", np.asarray(s[:10]))
+    np.save(tmp_path / "y1.npy", np.asarray(y[:10]))
+    cmd = lambda a, b: [twoway_bin, "map", "--scores", str(tmp_path / a), "--targets", str(tmp_path / b)]
+    small, big = _peak(cmd("s1.npy", "y1.npy")), _peak(cmd("s.npy", "y.npy"))
+    assert big - small < 1.3 * size, f"peak grew by {(big - small) / 2**20:.0f} MiB for {size / 2**20:.0f} MiB of files"
+    # And the numbers are the library's.
+    got = json.loads(subprocess.run(cmd("s.npy", "y.npy") + ["--format", "json"], capture_output=True, text=True).stdout)
+    want = twoway.evaluate(s, y)
+    assert got["map_class"] == want.map_class and got["map_sample"] == want.map_sample
