@@ -121,9 +121,9 @@ impl Accumulator {
             py.detach(|| check_batch(&sv, &tv)).map_err(|e| {
                 let e = crate::value_error(e, "scores");
                 PyValueError::new_err(format!(
-                    "{} (in update {update}; samples {rows_before} to {} of the accumulator)",
-                    e.value(py),
-                    rows_before + sv.nrows().max(1) - 1
+                    "update {update} (samples {rows_before} to {} of the accumulator): {}",
+                    rows_before + sv.nrows().max(1) - 1,
+                    e.value(py)
                 ))
             })?;
             py.detach(|| self.append(sv, tv));

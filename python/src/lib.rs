@@ -49,6 +49,7 @@ where
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(metrics::evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::check_rules, m)?)?;
     m.add_class::<accumulate::Accumulator>()?;
     m.add_function(wrap_pyfunction!(reference::loss, m)?)?;
     m.add_function(wrap_pyfunction!(conform::cases, m)?)?;

@@ -137,3 +137,9 @@ pub fn evaluate<'py>(
     let r: Result<MapReport, RefError> = with_views!(&s, &t, |sv, tv| py.detach(|| evaluate_as(sv, tv, opts)));
     Ok(to_python(py, r.map_err(|e| crate::value_error(e, "scores"))?))
 }
+
+/// Checks the names of the AP rules (a `ValueError` listing the choices).
+#[pyfunction]
+pub fn check_rules(ties: &str, denominator: &str) -> PyResult<()> {
+    options(ties, denominator).map(|_| ())
+}

@@ -73,7 +73,7 @@ def test_a_refused_batch_appends_nothing():
     m.update(s[:100], y[:100])
     bad = y[100:200].copy()
     bad[7, 3] = 3
-    with pytest.raises(ValueError, match=r"targets\[7, 3\] = 3 is outside .*update 1; samples 100 to 199"):
+    with pytest.raises(ValueError, match=r"update 1 \(samples 100 to 199 of the accumulator\): targets\[7, 3\] = 3 is outside"):
         m.update(s[100:200], bad)
     nan = s[100:200].copy()
     nan[0, 0] = np.inf

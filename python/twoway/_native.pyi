@@ -13,6 +13,9 @@ def evaluate(
 ) -> Tuple[Optional[float], Optional[float], np.ndarray, np.ndarray]:
     """(mAP@class, mAP@sample, per-class AP, per-sample AP), percent; None / NaN where no positive."""
 
+def check_rules(ties: str, denominator: str) -> None:
+    """Raises ValueError for an unknown tie rule or denominator."""
+
 class Accumulator:
     """The buffers of twoway.metrics.MeanAP."""
 

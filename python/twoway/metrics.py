@@ -112,7 +112,7 @@ class MeanAP:
     def __init__(
         self, num_classes: int, *, ties: str = "grouped", denominator: str = "exact", capacity: int = 0
     ) -> None:
-        _native.evaluate(np.zeros((1, 1)), np.zeros((1, 1), np.int8), ties, denominator)  # checks the names
+        _native.check_rules(ties, denominator)
         self.ties, self.denominator = ties, denominator
         self._acc = _native.Accumulator(int(num_classes), int(capacity))
 

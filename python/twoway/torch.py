@@ -20,9 +20,10 @@ inside ``torch.autocast`` (none of their ops is one that autocast narrows) and u
 
 Numerics. softplus is computed exactly, ln(1 + e^z) = logaddexp(z, 0) with derivative sigmoid(z), for
 every z (``torch.nn.functional.softplus`` switches to z itself above 20); log-sums-of-exps use the
-max-shifted form. No input of the spec gives NaN or inf in the value or the gradient: logits up to
-float32's range (and float16's or bfloat16's largest values), batches without a positive, all-unknown
-targets.
+max-shifted form. Batches without a positive, all-unknown targets and huge logits (float32's range,
+float16's largest values) give the spec's value and a finite gradient, never NaN. The value is about as
+large as the largest |logit|, so it overflows to inf only where the loss itself exceeds float32's range
+(bfloat16 logits near bfloat16's largest value, 3.4e38); the gradient stays finite there.
 
 The definitions, parameters and defaults follow the project's spec (``spec/data/losses.yaml``); the
 project's ``twoway conform`` checks an implementation against the spec's reference numbers.
@@ -30,9 +31,11 @@ project's ``twoway conform`` checks an implementation against the spec's referen
 
 import math
 import numbers
+from typing import Optional
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 __all__ = ["TwoWayLoss", "SoftmaxLoss", "BCELoss", "FocalLoss", "AsymmetricLoss"]
 
@@ -103,6 +106,62 @@ def _reduce(entries, labelled, reduction):
 # ---- the set-based losses -----------------------------------------------------------------------------
 
 
+def _exp_shifted(v, dim, in_place):
+    """e = exp(v - max v) along dim (zeros on a line of -inf, an empty set), with the max and the sums of e
+    along dim (keepdim). in_place reuses v's memory for e."""
+    m = torch.amax(v, dim, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, 0.0)
+    e = v.sub_(m) if in_place else v - m
+    e.exp_()
+    return e, m, e.sum(dim, keepdim=True)
+
+
+class _TwoWayFunction(torch.autograd.Function):
+    """The two-way loss with its gradient in closed form. d/dx of T * logsumexp(+-x / T) is +-softmax, so
+    the backward pass is a weighted sum of the softmax numerators e that the forward pass computed, four
+    full-size passes instead of autograd's replay of every op; e is zero outside its set (exact masking)."""
+
+    @staticmethod
+    def forward(ctx, x, pos, neg, tp, tn, dims, official):
+        if official:
+            vn, vp = x / tn, x / -tp
+            vn, vp = torch.where(neg, vn, vn + _OFFSET), torch.where(pos, vp, vp + _OFFSET)
+        else:
+            vn = torch.where(neg, x, _NEG_INF)
+            vn = vn if tn == 1.0 else vn.div_(tn)
+            vp = torch.where(pos, x, float("inf")).div_(-tp)
+        total, saved = None, []
+        for i, dim in enumerate(dims):
+            last = i == len(dims) - 1  # vn and vp are not needed after the last way: e overwrites them
+            en, mn, sn = _exp_shifted(vn, dim, last)
+            ep, mp, sp = _exp_shifted(vp, dim, last)
+            # tn * lse_N + tp * lse_P with lse = m + ln(s): -inf on an empty set, and then softplus(z) = 0.
+            z = tn * (mn + torch.log(sn)) + tp * (mp + torch.log(sp))
+            has_pos = pos.any(dim, keepdim=True) if official else sp > 0
+            count = has_pos.sum().clamp(min=1)
+            per_line, weight = _softplus(z), torch.sigmoid(z) / count  # weight: d loss / d z
+            if official:
+                per_line, weight = torch.where(has_pos, per_line, 0.0), torch.where(has_pos, weight, 0.0)
+            term = per_line.sum() / count
+            total = term if total is None else total + term
+            saved += [en, ep, torch.where(sn > 0, weight / sn, 0.0), torch.where(sp > 0, weight / sp, 0.0)]
+        ctx.save_for_backward(*saved)
+        return total
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        saved, grad = ctx.saved_tensors, None
+        for k in range(0, len(saved), 4):
+            en, ep, cn, cp = saved[k : k + 4]
+            if grad is None:
+                grad = en * (cn * grad_out)
+            else:
+                grad.addcmul_(en, cn * grad_out)
+            grad.addcmul_(ep, cp * -grad_out)
+        return grad, None, None, None, None, None, None
+
+
 class TwoWayLoss(nn.Module):
     """The two-way multi-label loss (the paper's "Ours").
 
@@ -132,42 +191,28 @@ class TwoWayLoss(nn.Module):
     way compares the samples of one batch, so the loss depends on the batch size.
 
     Dtypes: float16 / bfloat16 logits are computed in float32 and the loss is returned in float32.
+
+    The gradient is computed in closed form (a custom autograd function: the derivative of
+    T * logsumexp(x / T) is the softmax), which is faster and lighter than autograd's replay of the ops;
+    it supports one backward pass (``create_graph=True``, a gradient of the gradient, is not supported).
     """
 
-    def __init__(self, tp=4.0, tn=1.0, way="both", mask="exact"):
+    def __init__(self, tp: float = 4.0, tn: float = 1.0, way: str = "both", mask: str = "exact") -> None:
         super().__init__()
         self.tp = _real("tp", tp, low=0.0, low_open=True)
         self.tn = _real("tn", tn, low=0.0, low_open=True)
         self.way = _choice("way", way, _WAYS)
         self.mask = _choice("mask", mask, _MASKS)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"tp={self.tp}, tn={self.tn}, way={self.way!r}, mask={self.mask!r}"
 
-    def forward(self, logits, targets):
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         x, pos, neg = _inputs(logits, targets)
-        tp, tn = self.tp, self.tn
-        xn = x if tn == 1.0 else x / tn
-        xp = x / -tp
-        if self.mask == "exact":
-            # One where per set; a line whose set is empty gets logsumexp -inf, and its softplus 0. (The
-            # NaN that logsumexp's backward makes on such an all -inf line lands on excluded entries only,
-            # and the where's backward drops it.)
-            vn = torch.where(neg, xn, _NEG_INF)
-            vp = torch.where(pos, xp, _NEG_INF)
-        else:
-            vn = torch.where(neg, xn, xn + _OFFSET)
-            vp = torch.where(pos, xp, xp + _OFFSET)
-        total = None
-        for dim in (1, 0) if self.way == "both" else ((1,) if self.way == "sample" else (0,)):
-            has_pos = pos.any(dim)
-            z = tn * torch.logsumexp(vn, dim) + tp * torch.logsumexp(vp, dim)
-            per_line = _softplus(z)  # exact masking: z = -inf, so 0, where the line has no positive
-            if self.mask == "official":
-                per_line = torch.where(has_pos, per_line, 0.0)
-            term = _way_mean(per_line, has_pos)
-            total = term if total is None else total + term
-        return total
+        if x.numel() == 0:  # an empty batch: no line with a positive
+            return x.sum()
+        dims = {"both": (1, 0), "sample": (1,), "class": (0,)}[self.way]
+        return _TwoWayFunction.apply(x, pos, neg, self.tp, self.tn, dims, self.mask == "official")
 
 
 class SoftmaxLoss(nn.Module):
@@ -186,14 +231,14 @@ class SoftmaxLoss(nn.Module):
     0 with a zero gradient. float16 / bfloat16 logits are computed in float32; the loss is float32.
     """
 
-    def __init__(self, way="sample"):
+    def __init__(self, way: str = "sample") -> None:
         super().__init__()
         self.way = _choice("way", way, _WAYS)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"way={self.way!r}"
 
-    def forward(self, logits, targets):
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         x, pos, neg = _inputs(logits, targets)
         v = torch.where(pos | neg, x, _NEG_INF)
         xpos = torch.where(pos, x, 0.0)
@@ -226,14 +271,14 @@ class BCELoss(nn.Module):
     float16 / bfloat16 logits are computed in float32; the loss is float32.
     """
 
-    def __init__(self, reduction="sum_mean"):
+    def __init__(self, reduction: str = "sum_mean") -> None:
         super().__init__()
         self.reduction = _choice("reduction", reduction, _REDUCTIONS)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
 
-    def forward(self, logits, targets):
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         x, pos, neg = _inputs(logits, targets)
         return _reduce(_softplus(torch.where(pos, -x, x)), pos | neg, self.reduction)
 
@@ -257,16 +302,16 @@ class FocalLoss(nn.Module):
     float16 / bfloat16 logits are computed in float32; the loss is float32.
     """
 
-    def __init__(self, gamma=2.0, alpha=None, reduction="sum_mean"):
+    def __init__(self, gamma: float = 2.0, alpha: Optional[float] = None, reduction: str = "sum_mean") -> None:
         super().__init__()
         self.gamma = _real("gamma", gamma, low=0.0)
         self.alpha = None if alpha is None else _real("alpha", alpha, low=0.0, high=1.0)
         self.reduction = _choice("reduction", reduction, _REDUCTIONS)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"gamma={self.gamma}, alpha={self.alpha}, reduction={self.reduction!r}"
 
-    def forward(self, logits, targets):
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         x, pos, neg = _inputs(logits, targets)
         s = torch.where(pos, x, -x)
         entries = _softplus(-s)  # -log p_t
@@ -303,7 +348,15 @@ class AsymmetricLoss(nn.Module):
     float16 / bfloat16 logits are computed in float32; the loss is float32.
     """
 
-    def __init__(self, gamma_neg=4.0, gamma_pos=0.0, clip=0.05, eps=1e-8, focus_grad=False, reduction="sum_mean"):
+    def __init__(
+        self,
+        gamma_neg: float = 4.0,
+        gamma_pos: float = 0.0,
+        clip: float = 0.05,
+        eps: float = 1e-8,
+        focus_grad: bool = False,
+        reduction: str = "sum_mean",
+    ) -> None:
         super().__init__()
         self.gamma_neg = _real("gamma_neg", gamma_neg, low=0.0)
         self.gamma_pos = _real("gamma_pos", gamma_pos, low=0.0)
@@ -314,11 +367,11 @@ class AsymmetricLoss(nn.Module):
         self.focus_grad = focus_grad
         self.reduction = _choice("reduction", reduction, _REDUCTIONS)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"gamma_neg={self.gamma_neg}, gamma_pos={self.gamma_pos}, clip={self.clip}, eps={self.eps}, "
                 f"focus_grad={self.focus_grad}, reduction={self.reduction!r}")
 
-    def forward(self, logits, targets):
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         x, pos, neg = _inputs(logits, targets)
         log_eps = math.log(self.eps) if self.eps > 0.0 else _NEG_INF
         sp = _softplus(x)  # -log(1 - p)
