@@ -12,27 +12,33 @@ use std::cell::RefCell;
 use twoway_conform::{Answer, Case, CaseSet, Expected, Subject, Suite};
 use twoway_spec::{Dtype, Metric, Spec, Ties};
 
-/// The suite of a loss (with its parameters, a JSON object) or a metric (with its tie rule).
-#[allow(clippy::too_many_arguments)]
-fn suite(
-    loss: Option<&str>,
-    metric: Option<&str>,
-    params: &str,
-    ties: &str,
-    dtype: &str,
-    which: &str,
+/// A suite as `twoway.testing` describes it (a JSON object).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuiteArgs {
+    loss: Option<String>,
+    metric: Option<String>,
+    params: serde_json::Map<String, serde_json::Value>,
+    ties: String,
+    dtype: String,
+    cases: String,
     random: usize,
     seed: u64,
     seeds: u64,
-) -> PyResult<Suite> {
-    let subject = match (loss, metric) {
-        (Some(name), None) => Subject::Loss(any_loss(name, params)?),
+}
+
+/// The suite of a loss (with its parameters) or a metric (with its tie rule).
+fn suite(args: &str) -> PyResult<Suite> {
+    let a: SuiteArgs = serde_json::from_str(args).map_err(|e| PyValueError::new_err(format!("the suite: {e}")))?;
+    let params = serde_json::Value::Object(a.params).to_string();
+    let subject = match (a.loss.as_deref(), a.metric.as_deref()) {
+        (Some(name), None) => Subject::Loss(any_loss(name, &params)?),
         (None, Some(m)) => {
-            Subject::Metric { metric: crate::key::<Metric>("metric", m)?, ties: crate::key::<Ties>("ties", ties)? }
+            Subject::Metric { metric: crate::key::<Metric>("metric", m)?, ties: crate::key::<Ties>("ties", &a.ties)? }
         }
         _ => return Err(PyValueError::new_err("give either loss= or metric=, not both")),
     };
-    let cases = match which {
+    let cases = match a.cases.as_str() {
         "vectors" => CaseSet::Vectors,
         "random" => CaseSet::Random,
         "all" => CaseSet::All,
@@ -40,11 +46,20 @@ fn suite(
             return Err(PyValueError::new_err(format!("cases={other:?}: expected \"all\", \"vectors\" or \"random\"")))
         }
     };
-    if seeds == 0 {
+    if a.seeds == 0 {
         return Err(PyValueError::new_err("seeds=0: give at least 1 (the number of seeds from seed on)"));
     }
-    let dtype: Dtype = crate::key("dtype", dtype)?;
-    Ok(Suite { subject, dtype, cases, random, seed, seeds, allowed: Vec::new(), only: Vec::new() })
+    let dtype: Dtype = crate::key("dtype", &a.dtype)?;
+    Ok(Suite {
+        subject,
+        dtype,
+        cases,
+        random: a.random,
+        seed: a.seed,
+        seeds: a.seeds,
+        allowed: Vec::new(),
+        only: Vec::new(),
+    })
 }
 
 fn case_dict<'py>(py: Python<'py>, c: &Case) -> PyResult<Bound<'py, PyDict>> {
@@ -68,21 +83,8 @@ fn case_dict<'py>(py: Python<'py>, c: &Case) -> PyResult<Bound<'py, PyDict>> {
 
 /// The suite's cases with their expected numbers, as dicts.
 #[pyfunction]
-#[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (loss, metric, params, ties, dtype, which, random, seed, seeds))]
-pub fn cases<'py>(
-    py: Python<'py>,
-    loss: Option<&str>,
-    metric: Option<&str>,
-    params: &str,
-    ties: &str,
-    dtype: &str,
-    which: &str,
-    random: usize,
-    seed: u64,
-    seeds: u64,
-) -> PyResult<Vec<Bound<'py, PyDict>>> {
-    let s = suite(loss, metric, params, ties, dtype, which, random, seed, seeds)?;
+pub fn cases<'py>(py: Python<'py>, suite_args: &str) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    let s = suite(suite_args)?;
     let built = twoway_conform::cases::build(Spec::embedded(), &s).map_err(|e| PyValueError::new_err(e.to_string()))?;
     built.iter().map(|c| case_dict(py, c)).collect()
 }
@@ -110,25 +112,15 @@ fn answer(case: &Case, got: &Bound<'_, PyAny>) -> PyResult<anyhow::Result<Answer
 
 /// Runs the suite with `call(name, inputs, targets)` answering each case; (the report as JSON, as text).
 #[pyfunction]
-#[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (call, label, loss, metric, params, ties, dtype, which, random, seed, seeds, allow, only))]
 pub fn conform(
     py: Python<'_>,
     call: &Bound<'_, PyAny>,
     label: &str,
-    loss: Option<&str>,
-    metric: Option<&str>,
-    params: &str,
-    ties: &str,
-    dtype: &str,
-    which: &str,
-    random: usize,
-    seed: u64,
-    seeds: u64,
+    suite_args: &str,
     allow: Vec<String>,
     only: Vec<String>,
 ) -> PyResult<(String, String)> {
-    let mut s = suite(loss, metric, params, ties, dtype, which, random, seed, seeds)?;
+    let mut s = suite(suite_args)?;
     s.allowed = allow;
     s.only = only;
     let spec = Spec::embedded();

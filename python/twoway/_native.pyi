@@ -43,31 +43,14 @@ class Accumulator:
 def loss(name: str, logits: np.ndarray, targets: np.ndarray, params: str) -> Tuple[float, np.ndarray]:
     """The reference loss's value and gradient (float64); params is a JSON object."""
 
-def cases(
-    loss: Optional[str],
-    metric: Optional[str],
-    params: str,
-    ties: str,
-    dtype: str,
-    which: str,
-    random: int,
-    seed: int,
-    seeds: int,
-) -> List[Dict[str, Any]]:
-    """The conformance suite's cases with their expected numbers."""
+def cases(suite_args: str) -> List[Dict[str, Any]]:
+    """The conformance suite's cases with their expected numbers; suite_args is a JSON object (loss,
+    metric, params, ties, dtype, cases, random, seed, seeds)."""
 
 def conform(
     call: Callable[[str, np.ndarray, np.ndarray], Any],
     label: str,
-    loss: Optional[str],
-    metric: Optional[str],
-    params: str,
-    ties: str,
-    dtype: str,
-    which: str,
-    random: int,
-    seed: int,
-    seeds: int,
+    suite_args: str,
     allow: List[str],
     only: List[str],
 ) -> Tuple[str, str]:

@@ -73,14 +73,12 @@ class Report:
         return self.failed == 0
 
 
-def _params(loss: Optional[str], params: Dict[str, Any]) -> str:
-    if loss is None and params:
+def _suite(loss: str, metric: Optional[str], params: Dict[str, Any], **rest: Any) -> Dict[str, Any]:
+    """The suite as the engine reads it: a loss with its parameters, or a metric (with its tie rule)."""
+    if metric is not None and params:
         raise ValueError(f"{', '.join(sorted(params))}: loss parameters, but metric= was given (it takes ties=)")
-    return json.dumps(params)
-
-
-def _subject(loss: Optional[str], metric: Optional[str]) -> tuple:
-    return (None, metric) if metric is not None else (loss, None)
+    subject = {"loss": None, "metric": metric} if metric is not None else {"loss": loss, "metric": None}
+    return {**subject, "params": params, **rest}
 
 
 def _caller(fn: Callable, kind: str, dtype: str) -> Callable:
@@ -127,12 +125,10 @@ def conform(
     (``"map_class"``, ``"map_sample"``) with its tie rule; ``dtype`` is ``"f64"``, ``"f32"``, ``"f16"`` or
     ``"bf16"``; ``cases`` is ``"all"``, ``"vectors"`` or ``"random"``; ``random`` cases are drawn for each
     of ``seeds`` seeds from ``seed`` on; ``only`` restricts the run to the named cases."""
-    lo, me = _subject(loss, metric)
-    kind = "loss" if me is None else "metric"
-    raw, text = _native.conform(
-        _caller(fn, kind, dtype), _label(fn), lo, me, _params(lo, params), ties, dtype, cases,
-        int(random), int(seed), int(seeds), list(allow), list(only),
-    )
+    suite = _suite(loss, metric, params, ties=ties, dtype=dtype, cases=cases, random=int(random), seed=int(seed),
+                   seeds=int(seeds))
+    kind = "loss" if metric is None else "metric"
+    raw, text = _native.conform(_caller(fn, kind, dtype), _label(fn), json.dumps(suite), list(allow), list(only))
     r = json.loads(raw)
     return Report(r["subject"], r["dtype"], r["passed"], r["failed"], r["allowed_divergence"], r["cases"], text)
 
@@ -203,8 +199,7 @@ def conformance_cases(
     ... def test_case(case):
     ...     case.check(my_loss)
     """
-    lo, me = _subject(loss, metric)
-    suite = dict(loss=lo, metric=me, ties=ties, dtype=dtype, cases=cases, random=random, seed=seed, seeds=seeds)
-    suite.update(params)
-    built = _native.cases(lo, me, _params(lo, params), ties, dtype, cases, int(random), int(seed), int(seeds))
+    rest = dict(ties=ties, dtype=dtype, cases=cases, random=int(random), seed=int(seed), seeds=int(seeds))
+    built = _native.cases(json.dumps(_suite(loss, metric, params, **rest)))
+    suite = dict(loss=loss, metric=metric, **rest, **params)
     return [Case(c["name"], c["exercises"], c["inputs"], c["targets"], c["value"], c["grad"], suite) for c in built]
