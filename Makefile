@@ -16,7 +16,7 @@ TWOWAY := target/release/twoway
 LITE_TARGET := target/torch-free
 TWOWAY_LITE := $(LITE_TARGET)/release/twoway
 
-.PHONY: setup build build-lite wheel test test-python test-big reproduce paper-smoke bench gpu-check mutants fuzz fmt lint clean-venv
+.PHONY: setup build build-lite wheel install-wheel test test-python test-big reproduce paper-smoke bench gpu-check mutants fuzz fmt lint clean-venv
 
 ## setup: project-local venv with torch==$(TORCH_VERSION) (libtorch for tch) and the Python tools. Idempotent.
 setup: $(STAMP)
@@ -60,12 +60,15 @@ test: setup
 	if [ $$status -ne 0 ]; then echo "make test: some tests failed (see above)" >&2; fi; \
 	exit $$status
 
+## install-wheel: builds the wheel and installs it into the project's venv (never a second torch).
+install-wheel: wheel
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+	  --no-index --find-links $(WHEELS) "twoway==$(VERSION)"
+
 ## test-python: builds the wheel, installs it into the project's venv (whose torch it uses) and runs the
 ## package's pytest suite against the installed package (python/ is not on the path), with the `twoway`
 ## command of the workspace's debug build for the comparisons.
-test-python: wheel
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
-	  --no-index --find-links $(WHEELS) "twoway==$(VERSION)"
+test-python: install-wheel
 	test -x target/debug/twoway || $(CARGO_ENV) cargo build --bin twoway
 	cd python/tests && TWOWAY_BIN=$(CURDIR)/target/debug/twoway $(CURDIR)/$(VENV)/bin/python -m pytest -q \
 	  -p no:cacheprovider --import-mode=importlib .
@@ -148,10 +151,13 @@ fuzz:
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -malloc_limit_mb=1024 || exit 1; \
 	done
 
-## bench: criterion benchmarks, then the Python peers timed in the same run, and the ratios.
+## bench: criterion benchmarks, then the Python peers timed in the same run, and the ratios; then the Python
+## package (installed from a fresh wheel) against torchmetrics, scikit-learn and the release's loop and loss.
 bench: build build-lite
 	$(CARGO_ENV) cargo bench --workspace --exclude twoway-python
 	$(VENV)/bin/python tools/bench_peers.py --twoway $(TWOWAY) --twoway-lite $(TWOWAY_LITE)
+	$(MAKE) --no-print-directory install-wheel
+	$(VENV)/bin/python tools/bench_python.py --twoway-lite $(TWOWAY_LITE)
 
 fmt:
 	cargo fmt --all

@@ -4,6 +4,10 @@
 //! with its failing cases named (clamped logits and direct softplus / logsumexp forms in every dtype among
 //! them); the release-style module's, torch's softplus and a half-dtype value are named as the spec's
 //! known divergences, and can be allowed; bad input exits 2 with the cause.
+//!
+//! `twoway conform` is torch-free code, the same in both builds, so these tests run once: in the torch-free
+//! configuration, which `make test` runs too (they took as long as every other test of the default one).
+#![cfg(not(feature = "torch"))]
 
 mod common;
 
