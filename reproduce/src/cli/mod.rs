@@ -90,24 +90,25 @@ pub fn main() -> ExitCode {
 
 /// Runs one command with the embedded spec, writing to `out`.
 pub fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
-    let spec = Spec::embedded();
+    // Parsed on first use: the commands that do not need it (map, eval, ...) start without its cost.
+    let spec = Spec::embedded;
     let ok = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
     match cli.command {
-        Command::Run(a) => ok(a.exec(spec, out)),
-        Command::Slurm(a) => ok(a.exec(spec, out)),
-        Command::Table(a) => ok(a.exec(spec, out)),
-        Command::Diff(a) => a.exec(spec, out),
-        Command::Claims(a) => ok(a.exec(spec, out)),
-        Command::Noise(a) => ok(a.exec(spec, out)),
-        Command::Plots(a) => ok(a.exec(spec, out)),
-        Command::Report(a) => ok(a.exec(spec, out)),
-        Command::Data(c) => ok(c.exec(spec, out)),
+        Command::Run(a) => ok(a.exec(spec(), out)),
+        Command::Slurm(a) => ok(a.exec(spec(), out)),
+        Command::Table(a) => ok(a.exec(spec(), out)),
+        Command::Diff(a) => a.exec(spec(), out),
+        Command::Claims(a) => ok(a.exec(spec(), out)),
+        Command::Noise(a) => ok(a.exec(spec(), out)),
+        Command::Plots(a) => ok(a.exec(spec(), out)),
+        Command::Report(a) => ok(a.exec(spec(), out)),
+        Command::Data(c) => ok(c.exec(spec(), out)),
         Command::Eval(a) => ok(a.exec(out)),
         Command::Map(a) => ok(a.exec(out)),
-        Command::Conform(a) => a.exec(spec, out),
+        Command::Conform(a) => a.exec(spec(), out),
         Command::Spec(a) => ok(a.exec(out)),
         Command::Status(a) => ok(a.exec(out)),
-        Command::Backbone(c) => ok(c.exec(spec, out)),
+        Command::Backbone(c) => ok(c.exec(spec(), out)),
         Command::ProbeNumerics => ok(probe_numerics()),
     }
 }
