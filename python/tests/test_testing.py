@@ -6,21 +6,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import twoway
 from twoway.testing import ConformanceError, assert_conforms, conform, conformance_cases
 from twoway.torch import SoftmaxLoss, TwoWayLoss
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
+sys.path.insert(0, str(REPO / "reproduce/tests/conform"))
 from bench_peers import release_two_way  # noqa: E402  the project's restatement of the release's op sequence
+# The seeded defects `twoway conform`'s own tests use: the same defects through both front ends.
+from losses_torch import gradient_off_by_one_percent, swapped_temperatures, unknowns_as_negatives  # noqa: E402
 
 
 def test_swapped_temperatures_fail_and_name_the_cases():
     with pytest.raises(ConformanceError) as e:
-        assert_conforms(TwoWayLoss(tp=1.0, tn=4.0), loss="twoway", dtype="f64", tp=4.0, tn=1.0)
+        assert_conforms(swapped_temperatures, loss="twoway", dtype="f64", tp=4.0, tn=1.0)
     text = str(e.value)
-    assert "does not conform to twoway (way both, Tp 4, Tn 1, mask exact) in f64" in text
+    assert "swapped_temperatures does not conform to twoway (way both, Tp 4, Tn 1, mask exact) in f64" in text
     first = e.value.report.failures[0]
     assert f"  {first['name']}: value " in text and f"exercises: {first['exercises']}" in text
     assert "matches no known divergence" in text
@@ -28,11 +31,6 @@ def test_swapped_temperatures_fail_and_name_the_cases():
 
 
 def test_unknowns_taken_as_negatives_fail_exactly_on_the_cases_with_unknowns():
-    loss = TwoWayLoss()
-
-    def unknowns_as_negatives(x, y):
-        return loss(x, y.clamp(min=0))
-
     report = conform(unknowns_as_negatives, loss="twoway", dtype="f64", random=60)
     targets = {c.name: c.targets for c in conformance_cases("twoway", "f64", random=60)}
     failed = {c["name"] for c in report.failures}
@@ -42,18 +40,8 @@ def test_unknowns_taken_as_negatives_fail_exactly_on_the_cases_with_unknowns():
 
 
 def test_a_one_percent_gradient_error_fails_on_the_gradient():
-    class Scaled(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x.view_as(x)
-
-        @staticmethod
-        def backward(ctx, g):
-            return g * 1.01
-
-    loss = TwoWayLoss()
     with pytest.raises(ConformanceError, match=r"gradient at \[\d+, \d+\]") as e:
-        assert_conforms(lambda x, y: loss(Scaled.apply(x), y), loss="twoway", dtype="f32")
+        assert_conforms(gradient_off_by_one_percent, loss="twoway", dtype="f32")
     # The value is right: every failure is on the gradient (cases whose gradient is about 0 pass).
     failures = e.value.report.failures
     assert len(failures) >= 20 and all(c["problem"].startswith("gradient at") for c in failures)
