@@ -104,3 +104,16 @@ def test_misuse_is_named():
     m.update(np.ones((2, 3)), np.eye(2, 3))
     m.reset()
     assert len(m) == 0
+
+
+def test_copies_are_independent_and_merging_with_itself_doubles():
+    import copy
+
+    s, y = _data(5)
+    m = MeanAP(17)
+    m.update(s[:200], y[:200])
+    c = copy.deepcopy(m)
+    c.update(s[200:300], y[200:300])
+    assert len(m) == 200 and len(c) == 300
+    m.merge(m)
+    _same(m.compute(), twoway.evaluate(np.concatenate([s[:200]] * 2), np.concatenate([y[:200]] * 2)))

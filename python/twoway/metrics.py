@@ -135,7 +135,7 @@ class MeanAP:
                 f"merge: rules differ (ties={self.ties!r}, denominator={self.denominator!r} here; "
                 f"ties={other.ties!r}, denominator={other.denominator!r} there)"
             )
-        self._acc.merge(other._acc)
+        self._acc.merge(other._acc.copy() if other is self else other._acc)
         return self
 
     def reset(self) -> None:
@@ -163,6 +163,15 @@ class MeanAP:
             f"MeanAP(num_classes={self.num_classes}, samples={self.num_samples}, dtype={self._acc.dtype}, "
             f"ties={self.ties!r}, denominator={self.denominator!r})"
         )
+
+    def __copy__(self) -> "MeanAP":
+        """An independent accumulator holding the same samples (the buffers are copied)."""
+        new = MeanAP.__new__(MeanAP)
+        new.ties, new.denominator, new._acc = self.ties, self.denominator, self._acc.copy()
+        return new
+
+    def __deepcopy__(self, memo: dict) -> "MeanAP":
+        return self.__copy__()
 
     def __getstate__(self) -> dict:
         return {"ties": self.ties, "denominator": self.denominator, "data": self._acc.to_bytes()}
