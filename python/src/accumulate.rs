@@ -267,8 +267,4 @@ impl Accumulator {
     fn __repr__(&self) -> String {
         format!("MeanAP(num_classes={}, samples={}, dtype={})", self.classes, self.rows, self.dtype())
     }
-
-    fn __copy__(&self) -> Self {
-        self.clone()
-    }
 }

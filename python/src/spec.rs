@@ -5,10 +5,9 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use twoway_spec::Spec;
 
-fn json_of_yaml(file: &str, text: &str) -> PyResult<String> {
-    let v: serde_json::Value = serde_yaml::from_str(text)
-        .map_err(|e| PyRuntimeError::new_err(format!("spec file {file} does not read as data: {e}")))?;
-    Ok(v.to_string())
+fn data_of_yaml(file: &str, text: &str) -> PyResult<serde_json::Value> {
+    serde_yaml::from_str(text)
+        .map_err(|e| PyRuntimeError::new_err(format!("spec file {file} does not read as data: {e}")))
 }
 
 /// Every published number (main table, then the ways ablation) as a JSON list of records.
@@ -45,7 +44,7 @@ pub fn spec_file(name: &str) -> PyResult<String> {
             twoway_spec::FILES.join(", ")
         )));
     };
-    json_of_yaml(twoway_spec::FILES[i], twoway_spec::EMBEDDED[i])
+    data_of_yaml(twoway_spec::FILES[i], twoway_spec::EMBEDDED[i]).map(|v| v.to_string())
 }
 
 /// The test vectors of every file, as a JSON object `{file: contents}`.
@@ -53,7 +52,7 @@ pub fn spec_file(name: &str) -> PyResult<String> {
 pub fn vectors() -> PyResult<String> {
     let mut all = serde_json::Map::new();
     for (name, text) in twoway_spec::vectors::FILES.iter().zip(twoway_spec::vectors::EMBEDDED) {
-        all.insert(name.to_string(), serde_json::from_str(&json_of_yaml(name, text)?).expect("JSON"));
+        all.insert(name.to_string(), data_of_yaml(name, text)?);
     }
     Ok(serde_json::Value::Object(all).to_string())
 }
@@ -63,7 +62,7 @@ pub fn vectors() -> PyResult<String> {
 pub fn grids() -> PyResult<String> {
     let mut all = serde_json::Map::new();
     for (name, text) in twoway_spec::grids::BUILTIN {
-        all.insert(name.to_string(), serde_json::from_str(&json_of_yaml(name, text)?).expect("JSON"));
+        all.insert(name.to_string(), data_of_yaml(name, text)?);
     }
     Ok(serde_json::Value::Object(all).to_string())
 }

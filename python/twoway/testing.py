@@ -83,16 +83,14 @@ def _suite(loss: str, metric: Optional[str], params: Dict[str, Any], **rest: Any
 
 def _caller(fn: Callable, kind: str, dtype: str) -> Callable:
     d = _driver()
-    np_, torch = np, None
+    torch = None
     if kind == "loss":
-        import torch as torch_
-
-        torch = torch_
+        import torch
 
     def call(name: str, inputs: np.ndarray, targets: np.ndarray) -> Any:
         try:
             if kind == "loss":
-                return d.answer_loss(fn, inputs, targets, dtype, np_, torch)
+                return d.answer_loss(fn, inputs, targets, dtype, np, torch)
             return d.answer_metric(fn, inputs, targets)
         except Exception as e:  # the user's function raised: that case fails, naming it
             return d.describe_exception(e)
