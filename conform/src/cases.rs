@@ -147,6 +147,7 @@ pub fn expect_metric(metric: Metric, opts: ApOptions, s: &Array2<f64>, y: &Array
     Ok(match metric {
         Metric::MapClass => r.map_class,
         Metric::MapSample => r.map_sample,
+        other => bail!("conformance covers mAP@class and mAP@sample, not {other} (`twoway metrics` computes it)"),
     })
 }
 
@@ -169,6 +170,7 @@ fn metric_vector(v: &MetricVector, metric: Metric, opts: ApOptions) -> Result<Op
     let stated = match metric {
         Metric::MapClass => v.map_class,
         Metric::MapSample => v.map_sample,
+        other => bail!("conformance covers mAP@class and mAP@sample, not {other} (`twoway metrics` computes it)"),
     };
     let Some(stated) = stated else { return Ok(None) };
     let (s, y) = (matrix(&v.scores), matrix(&v.targets));

@@ -1,5 +1,5 @@
 //! The twoway reference: pure Rust, f64, every loss of the spec with its analytic gradient, and AP /
-//! mAP@class / mAP@sample. It is the executable form of the spec (`spec/data/losses.yaml`,
+//! mAP@class / mAP@sample, and the thresholded metrics (CP, CR, CF1, OP, OR, OF1) with threshold tuning. It is the executable form of the spec (`spec/data/losses.yaml`,
 //! `spec/data/metrics.yaml`) and the anchor the tch implementation is tested against.
 //!
 //! ```
@@ -23,6 +23,8 @@ pub mod metrics;
 pub mod numerics;
 mod softmax;
 pub mod testing;
+pub mod thresholded;
+pub mod tuning;
 mod twoway;
 mod ways;
 
@@ -31,5 +33,7 @@ pub use error::RefError;
 pub use loss::{AnyLoss, LossFn};
 pub use metrics::{evaluate, evaluate_as, ApOptions, Label, MapReport, Score};
 pub use softmax::Softmax;
+pub use thresholded::{thresholded, ClassCounts, Cut, Decision, ThresholdOptions, ThresholdReport};
+pub use tuning::{tune_global, tune_per_class, Tuned};
 pub use twoway::{TwoWay, OFFICIAL_OFFSET};
-pub use twoway_spec::{Denominator, Loss, Mask, Reduction, Ties, Way};
+pub use twoway_spec::{Denominator, Loss, Mask, Reduction, ScoreKind, Ties, Undefined, Unknowns, Way};

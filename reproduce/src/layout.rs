@@ -10,6 +10,8 @@
 //!     seed<k>.ckpt-e<E>-i<I>.safetensors
 //!     seed<k>.failed                      the failure record of its last training
 //!     seed<k>.log                         one line per event (start, epochs, reclaims, end)
+//!     seed<k>.scores.npy                  with `--save-scores`: the final eval scores (f32 logits),
+//!     seed<k>.targets.npy, seed<k>.ids.txt  its targets (int8) and sample ids, one per row
 //!     seed<k>/events.out.tfevents.*       its TensorBoard run (`tensorboard --logdir OUT`)
 //! OUT/plots/    OUT/.workers/    OUT/slurm/
 //! OUT/noise/<setting>/...               `twoway noise`'s reruns, one results folder per kernel setting
@@ -39,6 +41,10 @@ pub const CLAIM: &str = "claim";
 pub const CHECKPOINT: &str = "ckpt.json";
 pub const FAILED: &str = "failed";
 pub const LOG: &str = "log";
+/// `--save-scores`: the final evaluation's scores, targets and sample ids.
+pub const SCORES: &str = "scores.npy";
+pub const TARGETS: &str = "targets.npy";
+pub const IDS: &str = "ids.txt";
 
 /// The file `seed<seed>.<ext>` of the cell folder `dir`.
 pub fn seed_file(dir: &Path, seed: u64, ext: &str) -> PathBuf {
@@ -86,6 +92,11 @@ impl CellId {
     /// Its failure record: `seed<k>.failed`.
     pub fn failed_path(&self, root: &Path) -> PathBuf {
         self.file(root, FAILED)
+    }
+
+    /// Its saved evaluation (`--save-scores`): scores, targets and sample ids.
+    pub fn scores_paths(&self, root: &Path) -> [PathBuf; 3] {
+        [self.file(root, SCORES), self.file(root, TARGETS), self.file(root, IDS)]
     }
 
     /// Its checkpoint's state: `seed<k>.ckpt.json`.

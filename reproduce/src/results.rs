@@ -27,16 +27,55 @@ pub struct Epoch {
     pub seconds: f64,
 }
 
-/// The outcome of a cell: the final metrics are the last epoch's.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// The outcome of a cell: the final metrics are the last epoch's mAP with its thresholded metrics.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Trained {
     pub epochs: Vec<Epoch>,
+    pub metrics: Metrics,
+    /// The last epoch's scores of the eval split (samples in split order, logits as f32).
+    pub scores: Option<ndarray::Array2<f32>>,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// The final evaluation's metrics (0-100). The thresholded ones are absent from results made before twoway
+/// recorded them; the tuned ones need the recipe's `holdout` slice.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
     pub map_class: Option<f64>,
     pub map_sample: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cf1: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of1: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cf1_top3: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of1_top3: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cf1_tuned: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of1_tuned: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cf1_tuned_class: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of1_tuned_class: Option<f64>,
+}
+
+impl Metrics {
+    /// The value of `m`.
+    pub fn of(&self, m: Metric) -> Option<f64> {
+        match m {
+            Metric::MapClass => self.map_class,
+            Metric::MapSample => self.map_sample,
+            Metric::Cf1 => self.cf1,
+            Metric::Of1 => self.of1,
+            Metric::Cf1Top3 => self.cf1_top3,
+            Metric::Of1Top3 => self.of1_top3,
+            Metric::Cf1Tuned => self.cf1_tuned,
+            Metric::Of1Tuned => self.of1_tuned,
+            Metric::Cf1TunedClass => self.cf1_tuned_class,
+            Metric::Of1TunedClass => self.of1_tuned_class,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -115,10 +154,7 @@ impl ResultFile {
 
     /// The metric's final value.
     pub fn metric(&self, m: Metric) -> Option<f64> {
-        match m {
-            Metric::MapClass => self.metrics.map_class,
-            Metric::MapSample => self.metrics.map_sample,
-        }
+        self.metrics.of(m)
     }
 }
 

@@ -43,6 +43,7 @@ fn write_paper(dir: &Path) -> usize {
         match p.key.metric {
             Metric::MapClass => e.0 = p.value,
             Metric::MapSample => e.1 = p.value,
+            other => panic!("the paper publishes no {other}"),
         }
     }
     for ((d, b, l), (c, s)) in &by_cell {

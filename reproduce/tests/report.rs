@@ -30,7 +30,7 @@ fn result(dir: &Path, dataset: Dataset, backbone: Backbone, (loss, way): (Loss, 
     let r = ResultFile {
         format: results::FORMAT.into(),
         cell: CellId { dataset, backbone, loss, way, variant: None, seed },
-        metrics: Metrics { map_class: Some(c), map_sample: Some(s) },
+        metrics: Metrics { map_class: Some(c), map_sample: Some(s), ..Default::default() },
         epochs,
         config_hash: results::hash(&config),
         config,

@@ -45,7 +45,7 @@ fn write_results(dir: &Path, shift: f64, numerics: bool) -> usize {
                 variant: None,
                 seed: 0,
             },
-            metrics: Metrics { map_class: *c, map_sample: *s },
+            metrics: Metrics { map_class: *c, map_sample: *s, ..Default::default() },
             epochs: vec![Epoch {
                 epoch: 1,
                 train_loss: 1.0,

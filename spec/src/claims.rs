@@ -69,7 +69,7 @@ pub fn derive(cells: &[Cell], main_way: impl Fn(Loss) -> Option<Way>) -> Claims 
 
     let columns: BTreeSet<(Dataset, Backbone)> = cells.iter().map(|c| (c.key.dataset, c.key.backbone)).collect();
     let mut best = Vec::new();
-    for metric in Metric::ALL {
+    for metric in Metric::MAP {
         let mut claim = BestClaim { metric: *metric, columns: 0, ours_best: 0, exceptions: Vec::new() };
         for &(dataset, backbone) in &columns {
             let get = |loss: Loss| {
@@ -100,7 +100,7 @@ pub fn derive(cells: &[Cell], main_way: impl Fn(Loss) -> Option<Way>) -> Claims 
             let mut values = [[0.0; 2]; 3];
             let mut complete = true;
             for (wi, way) in [Way::Both, Way::Class, Way::Sample].into_iter().enumerate() {
-                for (mi, metric) in Metric::ALL.iter().enumerate() {
+                for (mi, metric) in Metric::MAP.iter().enumerate() {
                     match value.get(&CellKey { dataset, backbone, loss, way: Some(way), metric: *metric }) {
                         Some(v) => values[wi][mi] = *v,
                         None => complete = false,

@@ -126,8 +126,34 @@ key_enum!(
     Metric, "metric" {
         MapClass = "map_class", "mAP@class";
         MapSample = "map_sample", "mAP@sample";
+        /// CF1 at the threshold 0.5 (the harmonic mean of CP and CR; `metrics.yaml`, `thresholded`).
+        Cf1 = "cf1", "CF1";
+        /// OF1 at the threshold 0.5.
+        Of1 = "of1", "OF1";
+        /// CF1 of each sample's top 3 classes.
+        Cf1Top3 = "cf1_top3", "CF1@top-3";
+        /// OF1 of each sample's top 3 classes.
+        Of1Top3 = "of1_top3", "OF1@top-3";
+        /// CF1 at one threshold tuned for OF1 on the recipe's held-out slice.
+        Cf1Tuned = "cf1_tuned", "CF1 (tuned)";
+        /// OF1 at one threshold tuned for OF1 on the recipe's held-out slice.
+        Of1Tuned = "of1_tuned", "OF1 (tuned)";
+        /// CF1 at per-class thresholds, each tuned for its class's F1 on the held-out slice.
+        Cf1TunedClass = "cf1_tuned_class", "CF1 (tuned per class)";
+        /// OF1 at per-class thresholds, each tuned for its class's F1 on the held-out slice.
+        Of1TunedClass = "of1_tuned_class", "OF1 (tuned per class)";
     }
 );
+
+impl Metric {
+    /// The two metrics the paper reports (and the default selection of tables, diffs, gates and claims).
+    pub const MAP: &'static [Metric] = &[Metric::MapClass, Metric::MapSample];
+
+    /// True for the paper's own metrics (mAP@class, mAP@sample), the ones with published values.
+    pub fn is_map(self) -> bool {
+        Metric::MAP.contains(&self)
+    }
+}
 
 key_enum!(
     /// How the two-way loss excludes entries from a set inside the logsumexp.
@@ -190,6 +216,38 @@ key_enum!(
 );
 
 key_enum!(
+    /// What the scores of a thresholded metric are (`metrics.yaml`, `thresholded.score_kind`).
+    ScoreKind, "score kind" {
+        /// Logits: a probability threshold t applies as `logit >= ln(t / (1 - t))`.
+        Logit = "logit", "logit";
+        /// Probabilities in [0, 1], thresholded as they are.
+        Probability = "probability", "probability";
+    }
+);
+
+key_enum!(
+    /// How a thresholded metric counts unknown (-1) labels.
+    Unknowns, "unknown" {
+        /// Unknown entries count in no TP, FP or FN (the spec's default, as AP drops them).
+        Exclude = "exclude", "excluded";
+        /// Unknown entries are negatives (the widely copied evaluation routine).
+        Negative = "negative", "taken as negatives";
+    }
+);
+
+key_enum!(
+    /// A ratio of a thresholded metric whose denominator is 0 (a class never predicted; nothing predicted).
+    Undefined, "undefined" {
+        /// The ratio is 0 (a never-predicted class has precision 0).
+        Zero = "zero", "0";
+        /// The ratio is left out of its mean (a never-predicted class drops out of CP).
+        Skip = "skip", "skipped";
+        /// The ratio is NaN, and so is any mean it enters (0 / 0 in floating point).
+        Nan = "nan", "NaN";
+    }
+);
+
+key_enum!(
     /// The floating-point kind an implementation computes in.
     Dtype, "dtype" {
         F64 = "f64", "float64";
@@ -207,6 +265,8 @@ key_enum!(
         BaselineAuthors = "baseline_authors", "the baseline's authors";
         PublicFormat = "public_format", "the dataset's public format";
         Torchvision = "torchvision", "torchvision";
+        /// The multi-label classification papers that report CP, CR, CF1, OP, OR, OF1.
+        Papers = "papers", "the multi-label papers";
         Ours = "ours", "our choice";
     }
 );

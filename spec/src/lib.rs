@@ -20,7 +20,8 @@ pub mod vectors;
 
 pub use error::{Location, SpecError};
 pub use keys::{
-    Backbone, Dataset, Denominator, Dtype, Loss, Mask, Metric, Numerics, Reduction, Source, Ties, UnknownKey, Way,
+    Backbone, Dataset, Denominator, Dtype, Loss, Mask, Metric, Numerics, Reduction, ScoreKind, Source, Ties, Undefined,
+    UnknownKey, Unknowns, Way,
 };
 pub use load::{parse, Param, Printed};
 pub use paper::{CellKey, Paper, Published, Table};

@@ -146,7 +146,31 @@ pub struct Metrics {
     pub ap: ApDef,
     pub map_class: MetricDef,
     pub map_sample: MetricDef,
+    pub thresholded: ThresholdedDef,
 }
+
+/// The thresholded metrics (CP, CR, CF1, OP, OR, OF1, the per-class F1 mean) and their conventions.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdedDef {
+    pub definition: String,
+    /// Each metric's definition, by its key (`cp`, `cr`, `cf1`, `op`, `or`, `of1`, `f1_mean`).
+    pub metrics: std::collections::BTreeMap<String, String>,
+    pub metrics_source: Source,
+    /// The decision rules (`threshold`, `top_k`), each defined.
+    pub decision: std::collections::BTreeMap<String, String>,
+    /// The probability threshold t.
+    pub threshold: Param<f64>,
+    /// The k of top-k.
+    pub top_k: Param<usize>,
+    pub score_kind: Param<crate::ScoreKind>,
+    pub unknown: Param<crate::Unknowns>,
+    pub undefined: Param<crate::Undefined>,
+    pub tuning: String,
+}
+
+/// The keys of [`ThresholdedDef::metrics`], in their order of report.
+pub const THRESHOLDED_METRICS: [&str; 7] = ["cp", "cr", "cf1", "op", "or", "of1", "f1_mean"];
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -167,5 +191,30 @@ pub(crate) fn load_metrics(file: &str, text: &str) -> Result<Metrics, SpecError>
     let m: Metrics = parse(file, text)?;
     m.ap.ties.check_reason(file, "ap.ties")?;
     m.ap.denominator.check_reason(file, "ap.denominator")?;
+    let t = &m.thresholded;
+    t.score_kind.check_reason(file, "thresholded.score_kind")?;
+    t.unknown.check_reason(file, "thresholded.unknown")?;
+    t.undefined.check_reason(file, "thresholded.undefined")?;
+    let keys: Vec<&str> = t.metrics.keys().map(String::as_str).collect();
+    let mut want = THRESHOLDED_METRICS.to_vec();
+    want.sort_unstable();
+    if keys != want {
+        return Err(SpecError::invalid(
+            file,
+            "thresholded.metrics",
+            format!("must define exactly {}", want.join(", ")),
+        ));
+    }
+    if !(t.threshold.default > 0.0 && t.threshold.default < 1.0) {
+        return Err(SpecError::invalid(file, "thresholded.threshold.default", "must lie in (0, 1)"));
+    }
+    if t.top_k.default == 0 {
+        return Err(SpecError::invalid(file, "thresholded.top_k.default", "must be at least 1"));
+    }
+    for rule in ["threshold", "top_k"] {
+        if !t.decision.contains_key(rule) {
+            return Err(SpecError::invalid(file, format!("thresholded.decision.{rule}"), "missing"));
+        }
+    }
     Ok(m)
 }

@@ -128,11 +128,13 @@ impl Scope {
 }
 
 impl CrossTolerance {
-    /// The tolerance of `metric`.
-    pub fn of(&self, metric: crate::Metric) -> f64 {
+    /// The tolerance of `metric`; `None` for the metrics numerics.yaml states none for (the thresholded
+    /// ones).
+    pub fn of(&self, metric: crate::Metric) -> Option<f64> {
         match metric {
-            crate::Metric::MapClass => self.map_class,
-            crate::Metric::MapSample => self.map_sample,
+            crate::Metric::MapClass => Some(self.map_class),
+            crate::Metric::MapSample => Some(self.map_sample),
+            _ => None,
         }
     }
 }

@@ -63,6 +63,10 @@ pub struct FolderArgs {
     /// Keep the checkpoints of finished cells (they are removed by default).
     #[arg(long)]
     pub keep_checkpoints: bool,
+    /// Write each cell's final evaluation scores (seed<k>.scores.npy, f32 logits), targets
+    /// (seed<k>.targets.npy) and sample ids (seed<k>.ids.txt) beside its result, for `twoway metrics`.
+    #[arg(long)]
+    pub save_scores: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -131,6 +135,7 @@ impl FolderArgs {
         r.weights_dir = self.weights_dir;
         r.lease = Duration::from_secs(self.lease);
         r.keep_checkpoints = self.keep_checkpoints;
+        r.save_scores = self.save_scores;
         r
     }
 }

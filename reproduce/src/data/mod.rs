@@ -17,7 +17,7 @@ pub mod vispr;
 pub mod wider;
 
 pub(crate) use split::Raw;
-pub use split::{bar, clip_box, decode, inside, resolve_inside, sample_image, BoxXywh, Crop, Sample, Split};
+pub use split::{bar, clip_box, decode, hold_out, inside, resolve_inside, sample_image, BoxXywh, Crop, Sample, Split};
 
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;

@@ -40,6 +40,21 @@ pub struct Sample {
     pub id: String,
 }
 
+/// A train split and the slice held out of it for threshold tuning (the recipe's `holdout`).
+pub fn hold_out(train: Split, holdout: Option<usize>) -> Result<(Split, Option<Split>)> {
+    let Some(n) = holdout.filter(|n| *n > 0) else { return Ok((train, None)) };
+    if n >= train.len() {
+        bail!("the recipe holds out {n} samples for tuning, but the train split has only {}", train.len());
+    }
+    let keep = train.len() - n;
+    let mut tuning = train.clone();
+    tuning.samples.drain(..keep);
+    tuning.labels = tuning.labels.slice(ndarray::s![keep.., ..]).to_owned();
+    tuning.name = format!("{} (held out for tuning)", train.name);
+    tuning.index_order = train.index_order.iter().filter(|i| **i >= keep).map(|i| i - keep).collect();
+    Ok((train.truncate(keep), Some(tuning)))
+}
+
 /// One split, ready for training or evaluation.
 #[derive(Debug, Clone)]
 pub struct Split {

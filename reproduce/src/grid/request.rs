@@ -114,6 +114,8 @@ pub struct RunRequest {
     pub resume: bool,
     pub keep_going: bool,
     pub keep_checkpoints: bool,
+    /// Write each cell's final evaluation scores, targets and sample ids beside its result.
+    pub save_scores: bool,
     /// How old another host's heartbeat may be before its lease is taken over.
     pub lease: Duration,
 }
@@ -135,6 +137,7 @@ impl RunRequest {
             resume: false,
             keep_going: false,
             keep_checkpoints: false,
+            save_scores: false,
             lease: Duration::from_secs(600),
         }
     }
@@ -188,6 +191,7 @@ impl RunRequest {
         }
         let flags = [
             ("--keep-checkpoints", self.keep_checkpoints),
+            ("--save-scores", self.save_scores),
             ("--resume", self.resume),
             ("--keep-going", self.keep_going),
         ];

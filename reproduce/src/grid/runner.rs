@@ -210,6 +210,11 @@ impl<'a> Session<'a> {
                 return Err(e).with_context(|| format!("cell {}", id.label()));
             }
         };
+        if self.req.save_scores {
+            if let Some(s) = &trained.scores {
+                save_scores(id, out, s, &self.splits(p)?.1)?;
+            }
+        }
         let result = self.result(p, trained, started.elapsed().as_secs_f64());
         let published = result.publish(out)?;
         let _ = std::fs::remove_file(id.failed_path(out));
@@ -232,7 +237,7 @@ impl<'a> Session<'a> {
     /// "mAP@class X (published P, delta D), mAP@sample ...": a cell's final metrics, each with its delta to
     /// the paper's number when the paper has the cell.
     fn metrics_line(&self, r: &ResultFile) -> String {
-        let parts: Vec<String> = twoway_spec::Metric::ALL
+        let parts: Vec<String> = twoway_spec::Metric::MAP
             .iter()
             .map(|m| {
                 let Some(v) = r.metric(*m) else { return format!("{} n/a", m.label()) };
@@ -246,8 +251,9 @@ impl<'a> Session<'a> {
         parts.join(", ")
     }
 
-    /// The cell's splits (its dataset loaded once per session, cut to the recipe's sample limits).
-    fn splits(&mut self, p: &Planned) -> Result<(Split, Split)> {
+    /// The cell's splits (its dataset loaded once per session, cut to the recipe's sample limits): train,
+    /// eval, and the recipe's held-out tuning slice of train.
+    fn splits(&mut self, p: &Planned) -> Result<(Split, Split, Option<Split>)> {
         let dataset = p.id.dataset;
         if !self.loaded.contains_key(&dataset) {
             let (tr, ev) = data::load(self.spec, dataset, &self.prepared.root, !self.multi.is_hidden())?;
@@ -267,12 +273,13 @@ impl<'a> Session<'a> {
             Some(n) => s.clone().truncate(n),
             None => s.clone(),
         };
-        Ok((cut(tr, p.recipe.max_train_samples), cut(ev, p.recipe.max_eval_samples)))
+        let (train, tuning) = data::hold_out(cut(tr, p.recipe.max_train_samples), p.recipe.holdout)?;
+        Ok((train, cut(ev, p.recipe.max_eval_samples), tuning))
     }
 
     /// Trains one cell with a progress bar, logging to `log`.
     fn train(&mut self, p: &Planned, log: &Path) -> Result<results::Trained> {
-        let (tr, ev) = self.splits(p)?;
+        let (tr, ev, tuning) = self.splits(p)?;
         let bar = self.multi.add(ProgressBar::new(1));
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} it {msg} ETA {eta}")
@@ -292,10 +299,22 @@ impl<'a> Session<'a> {
         let (out, stop) = (&self.req.out, Some(self.stop.as_ref()));
         let ckpt = train::Checkpoints { id: &p.id, out, config_hash: &p.hash, resume: self.req.resume, stop };
         let mut board = Board { dir: p.id.events_dir(out), writer: None, written: 0 };
-        let trained = train::train(&job, &tr, &ev, self.pipe, &bar, Some(&ckpt), &mut |progress| match progress {
-            Progress::Line(l) => log_line(log, &l),
-            Progress::Epochs(epochs) => board.epochs(epochs).unwrap_or_else(|e| log_line(log, &format!("{e:#}"))),
-        });
+        let trained =
+            train::train(
+                &job,
+                &tr,
+                &ev,
+                tuning.as_ref(),
+                self.pipe,
+                &bar,
+                Some(&ckpt),
+                &mut |progress| match progress {
+                    Progress::Line(l) => log_line(log, &l),
+                    Progress::Epochs(epochs) => {
+                        board.epochs(epochs).unwrap_or_else(|e| log_line(log, &format!("{e:#}")))
+                    }
+                },
+            );
         bar.finish_and_clear();
         trained
     }
@@ -306,7 +325,7 @@ impl<'a> Session<'a> {
         ResultFile {
             format: results::FORMAT.into(),
             cell: p.id.clone(),
-            metrics: Metrics { map_class: last.map_class, map_sample: last.map_sample },
+            metrics: Metrics { map_class: last.map_class, map_sample: last.map_sample, ..trained.metrics.clone() },
             epochs: trained.epochs.clone(),
             config: p.config.clone(),
             config_hash: p.hash.clone(),
@@ -376,4 +395,17 @@ pub fn run_here(
         outcomes.push((p.id.label(), outcome));
     }
     session.finish(&outcomes)
+}
+
+/// Writes a cell's final evaluation (`--save-scores`): scores, targets and sample ids, each atomically.
+fn save_scores(id: &results::CellId, out: &Path, scores: &ndarray::Array2<f32>, eval: &Split) -> Result<()> {
+    use ndarray_npy::WriteNpyExt;
+    let [s, t, ids] = id.scores_paths(out);
+    let npy = |path: &Path, write: &dyn Fn(&mut std::fs::File) -> Result<()>| {
+        crate::io::write_atomic(path, |f| write(f)).with_context(|| format!("{}: cannot write", path.display()))
+    };
+    npy(&s, &|f| Ok(scores.write_npy(f)?))?;
+    npy(&t, &|f| Ok(eval.labels.write_npy(f)?))?;
+    let text: String = eval.samples.iter().map(|x| format!("{}\n", x.id)).collect();
+    crate::io::write_text(&ids, &text)
 }

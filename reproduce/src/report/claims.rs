@@ -100,7 +100,7 @@ pub struct SeedClaims {
 fn by_seed(results: &[(PathBuf, ResultFile)]) -> BTreeMap<u64, Vec<Cell>> {
     let mut by_seed: BTreeMap<u64, Vec<Cell>> = BTreeMap::new();
     for (_, r) in results.iter().filter(|(_, r)| r.cell.variant.is_none()) {
-        for m in Metric::ALL {
+        for m in Metric::MAP {
             if let Some(v) = r.metric(*m) {
                 by_seed.entry(r.cell.seed).or_default().push(Cell { key: r.cell.key(*m), value: v });
             }
@@ -124,7 +124,7 @@ pub fn derive(spec: &Spec, results: &[(PathBuf, ResultFile)], yardsticks: &Yards
     for (d, b) in columns {
         let spread = yardsticks.of(d, b);
         let mut any = false;
-        for metric in Metric::ALL {
+        for metric in Metric::MAP {
             let ours = key(d, b, Loss::Twoway, *metric);
             let differences = |l: Loss| -> Vec<(u64, f64)> {
                 let other = key(d, b, l, *metric);
@@ -178,7 +178,7 @@ fn compare_column(
         comparisons[*i].p_holm = Some(p);
     }
     for c in &mut comparisons {
-        c.within_noise = spread.is_some_and(|s| c.mean().unwrap_or(0.0).abs() < s.points.of(metric));
+        c.within_noise = spread.and_then(|s| s.points.of(metric)).is_some_and(|s| c.mean().unwrap_or(0.0).abs() < s);
     }
     // The best baseline: by its mean over the seeds it shares with Ours (Ours − baseline smallest).
     let baseline = comparisons
@@ -295,7 +295,10 @@ impl fmt::Display for SeedClaims {
         )?;
         for p in &self.paired {
             let noise = match &p.noise {
-                Some(n) => format!("kernel spread {:.2} points, {}", n.points.of(p.metric), n.detail),
+                Some(n) => match n.points.of(p.metric) {
+                    Some(points) => format!("kernel spread {points:.2} points, {}", n.detail),
+                    None => "kernel spread not measured for this metric".into(),
+                },
                 None => "kernel spread not measured".into(),
             };
             writeln!(f, "  {}/{} {} ({noise}):", p.dataset.label(), p.backbone.label(), p.metric.label())?;
@@ -355,7 +358,7 @@ pub fn verdict_text(p: &Paired) -> String {
             "Ours is ahead of all {n} baseline(s) at the {ALPHA} level, but its lead over {} ({lead}) is within the \
              column's kernel spread ({:.2} points): not a finding",
             w.baseline.label(),
-            p.noise.as_ref().map_or(0.0, |s| s.points.of(p.metric))
+            p.noise.as_ref().and_then(|s| s.points.of(p.metric)).unwrap_or(0.0)
         ),
         Verdict::BaselineBetter => {
             format!("{} is better than Ours ({lead} for Ours, {holm}): Ours is not best", w.baseline.label())

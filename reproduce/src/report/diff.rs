@@ -294,6 +294,7 @@ impl GivenTolerance {
         match m {
             Metric::MapClass => self.map_class,
             Metric::MapSample => self.map_sample,
+            _ => None,
         }
     }
 }
@@ -346,7 +347,7 @@ pub const IDENTICAL_TOLERANCE: f64 = 0.5;
 impl Allowance<'_> {
     /// The column's kernel spread of `key`'s metric, when known.
     fn spread(&self, key: &CellKey) -> Option<f64> {
-        self.yardsticks.of(key.dataset, key.backbone).map(|a| a.points.of(key.metric))
+        self.yardsticks.of(key.dataset, key.backbone).and_then(|a| a.points.of(key.metric))
     }
 
     /// The points `key` may fall, and where they come from when it is not the tolerance alone; `None` when

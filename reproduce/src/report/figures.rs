@@ -103,7 +103,7 @@ pub fn figures(
     let columns: BTreeSet<(Dataset, Backbone)> = cells.keys().map(|k| (k.dataset, k.backbone)).collect();
     for (d, b) in columns {
         let mut rows: Vec<(String, [Option<Stat>; 2])> = Vec::new();
-        for (k, s) in cells.iter().filter(|(k, _)| k.dataset == d && k.backbone == b) {
+        for (k, s) in cells.iter().filter(|(k, _)| k.dataset == d && k.backbone == b && k.metric.is_map()) {
             let name = loss_label(k);
             if rows.last().is_none_or(|r| r.0 != name) {
                 rows.push((name, [None, None]));
@@ -189,7 +189,7 @@ fn scatter<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, points: &[(CellKey
         .map_err(err)?
         .label("reproduced = published")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.mix(0.4)));
-    for (i, metric) in Metric::ALL.iter().enumerate() {
+    for (i, metric) in Metric::MAP.iter().enumerate() {
         let c = PALETTE[i];
         let mine: Vec<(f64, f64, f64)> = points
             .iter()
@@ -223,7 +223,7 @@ fn bars<DB: DrawingBackend>(
     rows: &[(String, [Option<Stat>; 2])],
     m: usize,
 ) -> Result<()> {
-    let metric = Metric::ALL[m];
+    let metric = Metric::MAP[m];
     let stats: Vec<&Stat> = rows.iter().filter_map(|r| r.1[m].as_ref()).collect();
     let (lo, hi) = span(
         stats
@@ -291,7 +291,7 @@ fn bars<DB: DrawingBackend>(
 
 /// One metric's panel of a sweep: a line per series against the swept value (log scale), ± sd.
 fn sweep<DB: DrawingBackend>(panel: &DrawingArea<DB, Shift>, key: &str, series: &Series, m: usize) -> Result<()> {
-    let metric = Metric::ALL[m];
+    let metric = Metric::MAP[m];
     let xs: Vec<f64> = series.values().flatten().map(|p| p.0).collect();
     let (xlo, xhi) = (xs.iter().copied().fold(f64::INFINITY, f64::min), xs.iter().copied().fold(0.0, f64::max));
     let ys = series
@@ -358,7 +358,7 @@ fn curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &ResultFile) -> 
         .build_cartesian_2d(1.0..last, lo..hi)
         .map_err(err)?;
     b.configure_mesh().x_desc("epoch").y_desc("mAP (points)").label_style((FONT, 12)).draw().map_err(err)?;
-    for (i, metric) in Metric::ALL.iter().enumerate() {
+    for (i, metric) in Metric::MAP.iter().enumerate() {
         let c = PALETTE[i];
         let pick = |x: &crate::results::Epoch| if i == 0 { x.map_class } else { x.map_sample };
         let line: Vec<(f64, f64)> = e.iter().filter_map(|x| pick(x).map(|v| (x.epoch as f64, v))).collect();

@@ -184,8 +184,11 @@ fn seeds_html(o: &mut String, s: &SeedClaims) {
             };
             let holm = c.p_holm.map_or("–".to_string(), |q| format!("{q:.3}"));
             let noise = match &p.noise {
-                Some(n) if c.within_noise => format!("{:.2}: within it, not a finding", n.points.of(p.metric)),
-                Some(n) => format!("{:.2}", n.points.of(p.metric)),
+                Some(n) => match n.points.of(p.metric) {
+                    Some(points) if c.within_noise => format!("{points:.2}: within it, not a finding"),
+                    Some(points) => format!("{points:.2}"),
+                    None => "not measured".into(),
+                },
                 None => "not measured".into(),
             };
             let _ = writeln!(

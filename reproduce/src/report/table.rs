@@ -156,14 +156,14 @@ impl TableModel {
             View::Main => {
                 let backbones: BTreeSet<Backbone> = self.rows.iter().map(|r| r.key.backbone).collect();
                 g.row_header = vec!["Dataset".into(), "Loss".into()];
-                for m in Metric::ALL {
+                for m in Metric::MAP {
                     g.col_groups.push((m.label().to_string(), backbones.len()));
                     g.cols.extend(backbones.iter().map(|b| b.label().to_string()));
                 }
                 let rows: BTreeSet<(Dataset, Loss)> = self.rows.iter().map(|r| (r.key.dataset, r.key.loss)).collect();
                 for (d, l) in rows {
                     let mut cells = Vec::new();
-                    for m in Metric::ALL {
+                    for m in Metric::MAP {
                         for b in &backbones {
                             cells.push(
                                 self.find(|k| k.dataset == d && k.loss == l && k.metric == *m && k.backbone == *b),

@@ -17,11 +17,12 @@ use crate::results::CellId;
 pub use crate::results::{Epoch, Trained};
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
+use ndarray::Array2;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tch::{Device, Kind, Tensor};
 use twoway_gpu::{MultiLabelLoss, Validation};
-use twoway_reference::{evaluate, AnyLoss, ApOptions};
+use twoway_reference::{evaluate_as, AnyLoss, ApOptions};
 use twoway_spec::recipes::{DataOrder, Recipe, SchedulePer, StepsPerEpoch};
 use twoway_spec::{Backbone, Spec};
 
@@ -160,21 +161,17 @@ fn stopping<'a>(ckpt: Option<&'a Checkpoints<'a>>) -> Option<&'a Checkpoints<'a>
     ckpt.filter(|c| c.stop.is_some_and(|s| s.load(Ordering::SeqCst)))
 }
 
-/// mAP of the eval split's scores, with the rows of `padding` counted a second time (the release's padded
-/// evaluation sampler; empty: every sample once).
-fn evaluate_padded(
-    s: ndarray::Array2<f64>,
-    eval_split: &Split,
-    padding: &[usize],
-) -> Result<twoway_reference::MapReport> {
-    let y = eval_split.labels.mapv(f64::from);
+/// The eval split's scores and targets with the rows of `padding` appended a second time (the release's
+/// padded evaluation sampler; empty: every sample once), as every metric counts them.
+fn padded(s: Array2<f64>, eval_split: &Split, padding: &[usize]) -> Result<(Array2<f64>, Array2<i8>)> {
+    let y = eval_split.labels.clone();
     if padding.is_empty() {
-        return Ok(evaluate(s.view(), y.view(), ApOptions::default())?);
+        return Ok((s, y));
     }
     let axis = ndarray::Axis(0);
     let s = ndarray::concatenate(axis, &[s.view(), s.select(axis, padding).view()])?;
     let y = ndarray::concatenate(axis, &[y.view(), y.select(axis, padding).view()])?;
-    Ok(evaluate(s.view(), y.view(), ApOptions::default())?)
+    Ok((s, y))
 }
 
 /// The epoch's line in the cell's log.
@@ -198,6 +195,7 @@ pub fn train(
     job: &Job,
     train_split: &Split,
     eval_split: &Split,
+    tuning_split: Option<&Split>,
     pipe: pipeline::Config,
     bar: &ProgressBar,
     ckpt: Option<&Checkpoints>,
@@ -227,6 +225,7 @@ pub fn train(
     bar.set_length((iters * recipe.epochs) as u64);
     bar.set_position((first.epoch * iters + first.iteration) as u64);
     let mut epochs = first.epochs.clone();
+    let mut final_eval = None;
     log(Progress::Epochs(&epochs));
     for epoch in first.epoch..recipe.epochs {
         let started = std::time::Instant::now();
@@ -257,8 +256,17 @@ pub fn train(
             }
             Ok(())
         })?;
-        let s = model.scores(eval_split, &tf, pipe, device, 256)?;
-        let r = evaluate_padded(s, eval_split, &padding)?;
+        let raw = model.scores(eval_split, &tf, pipe, device, 256)?;
+        let (s, y) = padded(raw.clone(), eval_split, &padding)?;
+        let r = evaluate_as(s.view(), y.view(), ApOptions::default())?;
+        if epoch + 1 == recipe.epochs {
+            let tuning = match tuning_split {
+                Some(t) => Some((model.scores(t, &tf, pipe, device, 256)?, &t.labels)),
+                None => None,
+            };
+            let tuning = tuning.as_ref().map(|(s, y)| (s.view(), y.view()));
+            final_eval = Some((crate::metrics::final_metrics(&r, s.view(), y.view(), tuning)?, raw));
+        }
         let e = Epoch {
             epoch: epoch + 1,
             train_loss: sum / iters as f64,
@@ -279,7 +287,8 @@ pub fn train(
             }
         }
     }
-    Ok(Trained { epochs })
+    let (metrics, scores) = final_eval.context("the last epoch was not evaluated")?;
+    Ok(Trained { epochs, metrics, scores: Some(scores.mapv(|v| v as f32)) })
 }
 
 #[cfg(test)]

@@ -258,7 +258,7 @@ pub fn write_result(
     let (c, s) = (Some(class), Some(sample));
     let r = ResultFile {
         format: results::FORMAT.into(),
-        metrics: Metrics { map_class: c, map_sample: s },
+        metrics: Metrics { map_class: c, map_sample: s, ..Default::default() },
         epochs: vec![Epoch { epoch: 1, train_loss: 1.0, map_class: c, map_sample: s, lr_head: 0.1, seconds: 1.0 }],
         config_hash: results::hash(&config),
         config,
