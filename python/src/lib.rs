@@ -14,6 +14,7 @@ mod conform;
 mod metrics;
 mod reference;
 mod spec;
+mod thresholded;
 
 /// A `ValueError` naming the entry that broke the rule, in the package's words (`scores` / `targets`, or
 /// `logits` for a loss).
@@ -24,6 +25,11 @@ pub(crate) fn value_error(e: RefError, values: &str) -> PyErr {
         }
         RefError::NonFinite { row, col, value, .. } => {
             format!("{values}[{row}, {col}] = {value} is not finite (NaN and infinities are refused)")
+        }
+        RefError::NotProbability { row, col, value } => {
+            format!(
+                "{values}[{row}, {col}] = {value} is not a probability in [0, 1] (logits need score_kind=\"logit\")"
+            )
         }
         RefError::ShapeMismatch { logits, targets } => format!(
             "{values} has shape ({}, {}) but targets has shape ({}, {}): they must be the same",
@@ -50,6 +56,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(metrics::evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::check_rules, m)?)?;
+    m.add_function(wrap_pyfunction!(thresholded::thresholded, m)?)?;
+    m.add_function(wrap_pyfunction!(thresholded::tune, m)?)?;
     m.add_class::<accumulate::Accumulator>()?;
     m.add_function(wrap_pyfunction!(reference::loss, m)?)?;
     m.add_function(wrap_pyfunction!(conform::cases, m)?)?;

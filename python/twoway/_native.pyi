@@ -13,6 +13,23 @@ def evaluate(
 ) -> Tuple[Optional[float], Optional[float], np.ndarray, np.ndarray]:
     """(mAP@class, mAP@sample, per-class AP, per-sample AP), percent; None / NaN where no positive."""
 
+def thresholded(
+    scores: np.ndarray,
+    targets: np.ndarray,
+    threshold: Optional[float],
+    top_k: Optional[int],
+    thresholds: Optional[List[float]],
+    score_kind: str,
+    unknown: str,
+    undefined: str,
+) -> Dict[str, Any]:
+    """cp, cr, cf1, op, or, of1, f1_mean (None where nothing to average), counts and per-class tp/fp/fn."""
+
+def tune(
+    scores: np.ndarray, targets: np.ndarray, per_class: bool, score_kind: str, unknown: str
+) -> Tuple[List[float], List[Optional[float]]]:
+    """Tuned thresholds (probabilities) and the F1 each gives on the tuning split."""
+
 def check_rules(ties: str, denominator: str) -> None:
     """Raises ValueError for an unknown tie rule or denominator."""
 

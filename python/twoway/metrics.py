@@ -13,6 +13,9 @@ int64, uint8, bool, float32 or float64, both samples x classes. Numpy arrays and
 read in place, without a copy (a non-contiguous array is copied once); CUDA tensors are copied to the
 host. The computation releases the GIL. A NaN or infinite score, a label outside {-1, 0, 1} (a float
 label such as 0.5 included) or shapes that differ raise ``ValueError`` naming the entry.
+
+:func:`thresholded` and :func:`tune_thresholds` give the thresholded metrics (CP, CR, CF1, OP, OR, OF1)
+at a threshold, at top-k or at tuned thresholds (see their documentation).
 """
 
 from __future__ import annotations
@@ -25,8 +28,19 @@ import numpy as np
 
 from . import _native
 from ._arrays import same_shape, scores_2d, targets_2d
+from ._thresholded import ThresholdReport, thresholded, tune_thresholds
 
-__all__ = ["MapReport", "MeanAP", "average_precision", "evaluate", "map_class", "map_sample"]
+__all__ = [
+    "MapReport",
+    "MeanAP",
+    "ThresholdReport",
+    "average_precision",
+    "evaluate",
+    "map_class",
+    "map_sample",
+    "thresholded",
+    "tune_thresholds",
+]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ pub enum RefError {
     EmptyBatch { shape: (usize, usize) },
     #[error("non-finite {what} at [{row}, {col}]: {value}")]
     NonFinite { what: &'static str, row: usize, col: usize, value: f64 },
+    #[error("score at [{row}, {col}] = {value} is not a probability in [0, 1] (are these logits?)")]
+    NotProbability { row: usize, col: usize, value: f64 },
     #[error("label outside {{-1, 0, 1}} at [{row}, {col}]: {value}")]
     BadLabel { row: usize, col: usize, value: f64 },
     #[error("temperature {name} must be finite and > 0 with a finite reciprocal, got {value}")]

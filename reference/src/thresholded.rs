@@ -151,11 +151,7 @@ pub(crate) fn validate<S: Score, L: Label>(
             return Err(RefError::NonFinite { what: "scores", row, col, value: s.widen() });
         }
         if probability && !(0.0..=1.0).contains(&s.widen()) {
-            return Err(RefError::BadParam {
-                name: "scores (probabilities)",
-                value: s.widen(),
-                rule: "must lie in [0, 1]; pass logits with the score kind `logit`",
-            });
+            return Err(RefError::NotProbability { row, col, value: s.widen() });
         }
         if !l.is_valid() {
             return Err(RefError::BadLabel { row, col, value: l.value() });

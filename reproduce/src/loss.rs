@@ -61,7 +61,9 @@ pub fn same_shape((a, da): (&Path, (usize, usize)), (b, db): (&Path, (usize, usi
 pub fn blame(e: RefError, values: &Path, targets: &Path) -> anyhow::Error {
     match e {
         RefError::BadLabel { .. } => anyhow::anyhow!("{}: {e}", targets.display()),
-        RefError::NonFinite { .. } => anyhow::anyhow!("{}: {e}", values.display()),
+        RefError::NonFinite { .. } | RefError::NotProbability { .. } => {
+            anyhow::anyhow!("{}: {e}", values.display())
+        }
         other => anyhow::anyhow!("{} / {}: {other}", values.display(), targets.display()),
     }
 }

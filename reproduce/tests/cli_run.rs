@@ -56,6 +56,11 @@ fn every_loss_and_way_trains_from_a_grid_file() {
         assert!(v["versions"]["libtorch"].as_str().unwrap().contains("libtorch"));
         assert!(v["wall_seconds"].as_f64().unwrap() > 0.0);
         assert_eq!(v["config"]["recipe"]["name"], "embedded-smoke");
+        // CF1 / OF1 at 0.5 and at top-3 always; the tuned ones only with a held-out slice.
+        for m in ["cf1", "of1", "cf1_top3", "of1_top3"] {
+            assert!((0.0..=100.0).contains(&v["metrics"][m].as_f64().unwrap()), "{cell} {m}");
+        }
+        assert!(v["metrics"].get("cf1_tuned").is_none(), "{cell}: tuned without a holdout");
     }
     let twoway_class = read_json(out.join("embedded/tiny/twoway-class/seed3.json"));
     assert_eq!(twoway_class["config"]["loss"]["mask"], "official");
@@ -128,4 +133,54 @@ fn a_missing_or_corrupt_image_is_named() {
     let (code, report, _) = twoway(&["data", "inspect", "--data-root", root.to_str().unwrap()]);
     assert_eq!(code, 0);
     assert!(report.contains("dataset embedded: 12 classes") && report.contains("labels per sample"), "{report}");
+}
+
+/// A recipe's `holdout` slice tunes the thresholds of the tuned CF1 / OF1, and `--save-scores` writes the
+/// final evaluation beside the result: `twoway metrics` on those files gives the result's numbers exactly.
+#[test]
+fn a_held_out_slice_tunes_thresholds_and_saved_scores_reproduce_the_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = tmp.path().join("g.yaml");
+    std::fs::write(
+        &grid,
+        "description: holdout\nrecipe: embedded-smoke\ndatasets: [embedded]\nbackbones: [tiny]\nseeds: [3]\nruns:\n  - {loss: twoway, way: both}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let cmd = RunCmd::new(&grid).out(&out).data_root(data_root()).threads(2).set("holdout=32").arg("--save-scores");
+    let (code, _, stderr) = cmd.run();
+    assert_eq!(code, 0, "{stderr}");
+    let cell = out.join("embedded/tiny/twoway-both");
+    let v = read_json(cell.join("seed3.json"));
+    assert_eq!(v["config"]["recipe"]["recipe"]["holdout"], 32);
+    let m = &v["metrics"];
+    for key in ["cf1_tuned", "of1_tuned", "cf1_tuned_class", "of1_tuned_class"] {
+        assert!((0.0..=100.0).contains(&m[key].as_f64().unwrap()), "{key}: {m}");
+    }
+    let (scores, targets) = (cell.join("seed3.scores.npy"), cell.join("seed3.targets.npy"));
+    let ids = std::fs::read_to_string(cell.join("seed3.ids.txt")).unwrap();
+    assert_eq!(f32_npy_shape(&scores), vec![64, 12]);
+    assert_eq!(ids.lines().count(), 64);
+    let (s, t) = (scores.to_str().unwrap(), targets.to_str().unwrap());
+    let mut compared = 0;
+    for (flags, pairs) in [
+        (vec![], vec![("cf1", "cf1"), ("of1", "of1"), ("map_class", "map_class"), ("map_sample", "map_sample")]),
+        (vec!["--top-k", "3"], vec![("cf1", "cf1_top3"), ("of1", "of1_top3")]),
+    ] {
+        let args = [&["metrics", "--scores", s, "--targets", t, "--format", "json"][..], &flags[..]].concat();
+        let (code, stdout, stderr) = twoway(&args);
+        assert_eq!(code, 0, "{stderr}");
+        let got: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        for (cli, result) in pairs {
+            assert_eq!(got[cli], m[result], "{cli} of the saved scores vs the result's {result}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 6);
+}
+
+/// The shape of a 2-D f32 `.npy` (it fails on any other element type).
+fn f32_npy_shape(path: &std::path::Path) -> Vec<usize> {
+    use ndarray_npy::ReadNpyExt;
+    ndarray::Array2::<f32>::read_npy(std::fs::File::open(path).unwrap()).unwrap().shape().to_vec()
 }

@@ -206,13 +206,14 @@ impl Grid {
 }
 
 /// The grids that ship with the spec, by name.
-pub const BUILTIN: [(&str, &str); 6] = [
+pub const BUILTIN: [(&str, &str); 7] = [
     ("embedded", include_str!("../grids/embedded.yaml")),
     ("embedded-ci", include_str!("../grids/embedded-ci.yaml")),
     ("paper", include_str!("../grids/paper.yaml")),
     ("batch-size", include_str!("../grids/batch-size.yaml")),
     ("data-order", include_str!("../grids/data-order.yaml")),
     ("compare", include_str!("../grids/compare.yaml")),
+    ("thresholds", include_str!("../grids/thresholds.yaml")),
 ];
 
 /// A built-in grid by name.
@@ -231,6 +232,8 @@ mod tests {
         // 9 runs (the main table's five losses and the ways ablation) x 3 seeds.
         assert_eq!(cells("embedded").len(), 27);
         assert_eq!(cells("embedded-ci").len(), 3);
+        // The main table's five losses x 3 seeds, with a held-out tuning slice.
+        assert_eq!(cells("thresholds").len(), 15);
         // 4 x 4 x 5 main cells + 4 ablation cells (MS-COCO, ResNet50).
         assert_eq!(cells("paper").len(), 84);
         // 3 losses x 5 batch sizes.

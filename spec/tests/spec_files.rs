@@ -308,3 +308,13 @@ fn conformance_bounds_scale_with_the_cases_conditioning() {
     let t = c.tolerances.losses.of(F64);
     assert!(t.grad_bound(1.0, 1.0, Conditioning { max_logit: 30.0, kappa: 31.0 }) < 2.1e-9);
 }
+
+/// `spec/vectors/thresholded.yaml` is what `tools/thresholded_vectors.py` computes from the definitions
+/// (independently of the Rust code): a hand edit of an expected value, or a change of the generator
+/// without rewriting the file, fails here.
+#[test]
+fn thresholded_vectors_are_what_their_generator_writes() {
+    let tool = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/thresholded_vectors.py");
+    let out = std::process::Command::new("python3").arg(&tool).arg("--check").output().expect("python3 runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -12,6 +12,7 @@ pub mod data;
 pub mod diff;
 pub mod eval;
 pub mod map;
+pub mod metrics;
 pub mod noise;
 pub mod plots;
 pub mod report;
@@ -60,6 +61,9 @@ pub enum Command {
     Eval(Box<eval::EvalArgs>),
     /// Compute mAP@class and mAP@sample of scores against targets (.npy or .json).
     Map(map::MapArgs),
+    /// mAP with the thresholded metrics (CP, CR, CF1, OP, OR, OF1) at a threshold, at top-k, or at thresholds
+    /// tuned on a tuning split.
+    Metrics(Box<metrics::MetricsArgs>),
     /// Run the spec's conformance cases against any implementation of a loss or a metric (Python or a program).
     Conform(Box<conform::ConformArgs>),
     /// Validate a copy of the spec files (spec/data) and report the first problem.
@@ -105,6 +109,7 @@ pub fn dispatch(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Data(c) => ok(c.exec(spec(), out)),
         Command::Eval(a) => ok(a.exec(out)),
         Command::Map(a) => ok(a.exec(out)),
+        Command::Metrics(a) => ok(a.exec(out)),
         Command::Conform(a) => a.exec(spec(), out),
         Command::Spec(a) => ok(a.exec(out)),
         Command::Status(a) => ok(a.exec(out)),
