@@ -8,12 +8,12 @@ use twoway_spec::{Backbone, CellKey, Dataset, Loss, Metric, Spec, Way};
 /// Parses the table CSV into (key, published) pairs, checking the header and the empty result columns.
 fn parse_csv(text: &str) -> Vec<(CellKey, f64)> {
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n,seeds"));
+    assert_eq!(lines.next(), Some("dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n,seeds,numerics"));
     lines
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            assert_eq!(f.len(), 11, "{l}");
-            assert_eq!((f[6], f[7], f[8], f[9], f[10]), ("", "", "", "", ""), "no results yet: {l}");
+            assert_eq!(f.len(), 12, "{l}");
+            assert_eq!((f[6], f[7], f[8], f[9], f[10], f[11]), ("", "", "", "", "", ""), "no results yet: {l}");
             let way = if f[3].is_empty() { None } else { Some(f[3].parse::<Way>().unwrap()) };
             let key = CellKey {
                 dataset: f[0].parse::<Dataset>().unwrap(),

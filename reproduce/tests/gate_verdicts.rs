@@ -54,6 +54,44 @@ fn diff(results: &Path, against: &Path, extra: &[&str]) -> (i32, String, String)
     twoway(&args)
 }
 
+/// A table CSV of today (the fingerprint of each row in its quoted `numerics` column) in the earlier form:
+/// one `# numerics: ...` line per distinct fingerprint above the header, no `numerics` column.
+pub fn old_form(text: &str) -> String {
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().strip_suffix(",numerics").expect("the numerics column last");
+    let mut numerics: Vec<String> = Vec::new();
+    let mut rows = String::new();
+    for l in lines {
+        // The first eleven fields hold no comma; the twelfth is the numerics field, quoted when not empty.
+        let cut = l.match_indices(',').nth(10).unwrap().0;
+        let (row, field) = (&l[..cut], &l[cut + 1..]);
+        rows.push_str(row);
+        rows.push('\n');
+        let field = field
+            .strip_prefix('"')
+            .and_then(|f| f.strip_suffix('"'))
+            .map_or(field.to_string(), |f| f.replace("\"\"", "\""));
+        let values: Vec<String> = match serde_json::from_str::<serde_json::Value>(&field) {
+            Ok(serde_json::Value::Array(a)) => {
+                a.iter().map(|v| if v.is_null() { "unknown".into() } else { v.to_string() }).collect()
+            }
+            Ok(v) => vec![v.to_string()],
+            Err(_) if field == "unknown" => vec![field.clone()],
+            Err(_) => {
+                assert!(field.is_empty(), "{l}");
+                vec![]
+            }
+        };
+        for v in values {
+            if !numerics.contains(&v) {
+                numerics.push(v);
+            }
+        }
+    }
+    let comments: String = numerics.iter().map(|n| format!("# numerics: {n}\n")).collect();
+    format!("{comments}{header}\n{rows}")
+}
+
 fn amd() -> Option<Fingerprint> {
     Some(portable_fingerprint("AMD EPYC (family 25 model 17)"))
 }
@@ -65,7 +103,8 @@ fn the_gate_compares_the_seeds_both_sides_have_and_reads_n() {
     write(&b3, &[0, 1, 2], |_| amd(), same);
     let csv = baseline(&b3);
     let text = std::fs::read_to_string(&csv).unwrap();
-    assert!(text.contains(",n,seeds\n") && text.contains(",3,0:31 1:30.5 2:30\n"), "{text}");
+    assert!(text.starts_with("dataset,") && text.contains(",n,seeds,numerics\n"), "{text}");
+    assert!(text.contains(",3,0:31 1:30.5 2:30,\"{\"\"mode\"\":\"\"portable\"\""), "{text}");
 
     // Seed 0 alone, bit for bit the baseline's seed 0: passes at tolerance 0, compared on seed 0.
     let one = tmp.path().join("one");
@@ -95,10 +134,10 @@ fn the_gate_compares_the_seeds_both_sides_have_and_reads_n() {
     );
 
     // A baseline of the earlier form (no `seeds`) records n alone: another count fails, naming both.
-    let v2: String = text
+    let v2: String = old_form(&text)
         .lines()
-        .map(|l| l.rsplit_once(',').map_or(l, |x| x.0).to_string() + "\n")
-        .map(|l| if l.starts_with("# numerics") { text.lines().next().unwrap().to_string() + "\n" } else { l })
+        .map(|l| if l.starts_with("# numerics") { l } else { l.rsplit_once(',').map_or(l, |x| x.0) })
+        .map(|l| l.to_string() + "\n")
         .collect();
     let v2_path = tmp.path().join("v2.csv");
     std::fs::write(&v2_path, &v2).unwrap();
@@ -145,7 +184,14 @@ fn a_baseline_records_unknown_numerics_as_unknown() {
     write(&b, &[0, 1, 2], |s| if s == 2 { None } else { amd() }, same);
     let csv = baseline(&b);
     let text = std::fs::read_to_string(&csv).unwrap();
-    assert!(text.contains("# numerics: unknown\n"), "{text}");
+    // Each reproduced row's seeds ran under the AMD fingerprint (seeds 0, 1) and none (seed 2): a JSON array
+    // with `null` for the unknown one.
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains(",3,0:")).collect();
+    assert_eq!(rows.len(), 6, "{text}");
+    assert!(
+        rows.iter().all(|l| l.contains(",\"[{\"\"mode\"\":\"\"portable\"\"") && l.ends_with("},null]\"")),
+        "{text}"
+    );
     let r = tmp.path().join("r");
     write(&r, &[0, 1, 2], |_| amd(), same);
     let (code, _, err) = diff(&r, &csv, &["--tolerance", "0"]);

@@ -65,11 +65,17 @@ pub struct Claims {
 
 /// Derives the claims from `cells`. `main_way` gives the way each loss runs with in the main table.
 pub fn derive(cells: &[Cell], main_way: impl Fn(Loss) -> Option<Way>) -> Claims {
+    derive_for(cells, main_way, Metric::MAP)
+}
+
+/// [`derive`] with claim 1 ("Ours is best") on each of `metrics`; claim 2 (the ways ordering) is about
+/// mAP@class and mAP@sample and is derived where the cells have both.
+pub fn derive_for(cells: &[Cell], main_way: impl Fn(Loss) -> Option<Way>, metrics: &[Metric]) -> Claims {
     let value: BTreeMap<CellKey, f64> = cells.iter().map(|c| (c.key, c.value)).collect();
 
     let columns: BTreeSet<(Dataset, Backbone)> = cells.iter().map(|c| (c.key.dataset, c.key.backbone)).collect();
     let mut best = Vec::new();
-    for metric in Metric::MAP {
+    for metric in metrics {
         let mut claim = BestClaim { metric: *metric, columns: 0, ours_best: 0, exceptions: Vec::new() };
         for &(dataset, backbone) in &columns {
             let get = |loss: Loss| {

@@ -144,3 +144,18 @@ pub fn print_json(out: &mut dyn std::io::Write, v: &impl serde::Serialize) -> an
     writeln!(out, "{}", serde_json::to_string_pretty(v)?)?;
     Ok(())
 }
+
+/// The `--metrics` of a command, each once, in the order given (clap's default makes it the paper's two).
+pub fn metrics_arg(given: &[twoway_spec::Metric]) -> anyhow::Result<Vec<twoway_spec::Metric>> {
+    let mut out: Vec<twoway_spec::Metric> = Vec::new();
+    for m in given {
+        if out.contains(m) {
+            anyhow::bail!("--metrics: `{m}` is given twice");
+        }
+        out.push(*m);
+    }
+    if out.is_empty() {
+        anyhow::bail!("--metrics: give at least one metric (map_class,map_sample by default)");
+    }
+    Ok(out)
+}

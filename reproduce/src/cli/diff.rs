@@ -8,7 +8,7 @@ use anyhow::Result;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use twoway_spec::Spec;
+use twoway_spec::{Metric, Spec};
 
 #[derive(clap::Args, Debug)]
 pub struct DiffArgs {
@@ -19,8 +19,8 @@ pub struct DiffArgs {
     /// column is the baseline (every one of its cells must be in the results).
     #[arg(long, default_value = "published")]
     pub against: String,
-    /// How many points (0-100 scale) a cell may fall below its baseline: one number, or per metric
-    /// (`map_class=0.5,map_sample=0.3`; a metric left out takes the default: 0.5, or against a baseline of
+    /// How many points (0-100 scale) a cell may fall below its baseline: one number (for every metric of
+    /// --metrics), or per metric (`map_class=0.5,map_sample=0.3,cf1=1`; a metric left out takes the default: 0.5, or against a baseline of
     /// other numerics the cross-numerics tolerance of spec/data/numerics.yaml, and no less unless told).
     #[arg(long, allow_negative_numbers = true, value_name = "POINTS|METRIC=POINTS,...")]
     pub tolerance: Option<GivenTolerance>,
@@ -36,6 +36,10 @@ pub struct DiffArgs {
     /// metric) or md (a Markdown table for a pull-request comment, the cells below their baseline first).
     #[arg(long, value_enum, default_value = "text")]
     pub format: GateFormat,
+    /// The metrics gated (comma-separated): a baseline cell of another metric is not compared; a selected
+    /// metric the baseline has no cell of (the published numbers have only mAP) is reported as not compared.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "map_class,map_sample")]
+    pub metrics: Vec<Metric>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -54,6 +58,7 @@ impl DiffArgs {
             tolerance: self.tolerance.unwrap_or_default(),
             tolerance_sd: self.tolerance_sd,
             allow_different_numerics: self.allow_different_numerics,
+            metrics: super::common::metrics_arg(&self.metrics)?,
         };
         let g = gate::check(spec, request)?;
         match self.format {

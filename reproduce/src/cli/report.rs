@@ -3,7 +3,7 @@
 use anyhow::Result;
 use std::io::Write;
 use std::path::PathBuf;
-use twoway_spec::Spec;
+use twoway_spec::{Metric, Spec};
 
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
@@ -13,11 +13,15 @@ pub struct ReportArgs {
     /// The HTML file to write (default: RESULTS/report.html).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// The metrics of the table, the figures of means per loss and the claims (comma-separated; the
+    /// thresholded ones have no published value and no measured kernel spread).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "map_class,map_sample")]
+    pub metrics: Vec<Metric>,
 }
 
 impl ReportArgs {
     pub fn exec(self, spec: &Spec, out: &mut dyn Write) -> Result<()> {
-        let page = crate::report::html::report(spec, &self.results)?;
+        let page = crate::report::html::report_for(spec, &self.results, &super::common::metrics_arg(&self.metrics)?)?;
         let path = self.out.unwrap_or_else(|| self.results.join("report.html"));
         crate::io::write_text(&path, &page)?;
         writeln!(out, "{}", path.display())?;

@@ -6,7 +6,7 @@ use crate::results;
 use anyhow::Result;
 use std::io::Write;
 use std::path::PathBuf;
-use twoway_spec::{Dataset, Spec};
+use twoway_spec::{Dataset, Metric, Spec};
 
 #[derive(clap::Args, Debug)]
 pub struct TableArgs {
@@ -25,6 +25,9 @@ pub struct TableArgs {
     /// Only these datasets' rows (comma-separated).
     #[arg(long, value_delimiter = ',', value_parser = super::common::dataset_arg)]
     pub datasets: Vec<Dataset>,
+    /// The metrics shown (comma-separated; the thresholded ones have no published value).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "map_class,map_sample")]
+    pub metrics: Vec<Metric>,
 }
 
 impl TableArgs {
@@ -34,14 +37,18 @@ impl TableArgs {
             (false, true) => Tables::Ways,
             (false, false) => Tables::Main,
         };
-        let (cells, numerics) = match &self.results {
+        let (cells, numerics, by_cell) = match &self.results {
             Some(d) => {
                 let all = results::load_dir(d)?;
-                (results::summarize(&all), results::fingerprints(&all))
+                (results::summarize(&all), results::fingerprints(&all), table::numerics_by_cell(&all))
             }
             None => Default::default(),
         };
-        let models = table::select(spec, which, &cells, &self.datasets)?;
+        let metrics = super::common::metrics_arg(&self.metrics)?;
+        let mut models = table::select_for(spec, which, &cells, &self.datasets, &metrics)?;
+        for m in &mut models {
+            m.numerics = by_cell.clone();
+        }
         out.write_all(table::render(&models, self.format.into(), &numerics)?.as_bytes())?;
         Ok(())
     }

@@ -96,11 +96,11 @@ pub struct SeedClaims {
     pub unmeasured: Vec<String>,
 }
 
-/// Each result's metric values, per seed (sweep variants left out).
-fn by_seed(results: &[(PathBuf, ResultFile)]) -> BTreeMap<u64, Vec<Cell>> {
+/// Each result's values of `metrics`, per seed (sweep variants left out).
+fn by_seed(results: &[(PathBuf, ResultFile)], metrics: &[Metric]) -> BTreeMap<u64, Vec<Cell>> {
     let mut by_seed: BTreeMap<u64, Vec<Cell>> = BTreeMap::new();
     for (_, r) in results.iter().filter(|(_, r)| r.cell.variant.is_none()) {
-        for m in Metric::MAP {
+        for m in metrics {
             if let Some(v) = r.metric(*m) {
                 by_seed.entry(r.cell.seed).or_default().push(Cell { key: r.cell.key(*m), value: v });
             }
@@ -109,12 +109,19 @@ fn by_seed(results: &[(PathBuf, ResultFile)]) -> BTreeMap<u64, Vec<Cell>> {
     by_seed
 }
 
-/// The claims of `results` per seed and paired over seeds; `yardsticks` gives each column's kernel spread
-/// and `root` names the folder in the command that measures a missing one.
-pub fn derive(spec: &Spec, results: &[(PathBuf, ResultFile)], yardsticks: &Yardsticks, root: &Path) -> SeedClaims {
-    let by_seed = by_seed(results);
+/// The claims of `results` on `metrics` per seed and paired over seeds; `yardsticks` gives each column's
+/// kernel spread (measured for mAP only: the thresholded metrics get none) and `root` names the folder in
+/// the command that measures a missing one.
+pub fn derive(
+    spec: &Spec,
+    results: &[(PathBuf, ResultFile)],
+    yardsticks: &Yardsticks,
+    root: &Path,
+    metrics: &[Metric],
+) -> SeedClaims {
+    let by_seed = by_seed(results, metrics);
     let seeds: Vec<u64> = by_seed.keys().copied().collect();
-    let counts = counts(spec, &by_seed);
+    let counts = counts(spec, &by_seed, metrics);
     let value = |key: &CellKey, seed: u64| by_seed.get(&seed)?.iter().find(|c| c.key == *key).map(|c| c.value);
     let key = |d, b, loss: Loss, metric| CellKey { dataset: d, backbone: b, loss, way: spec.main_way(loss), metric };
     let mut paired = Vec::new();
@@ -124,7 +131,7 @@ pub fn derive(spec: &Spec, results: &[(PathBuf, ResultFile)], yardsticks: &Yards
     for (d, b) in columns {
         let spread = yardsticks.of(d, b);
         let mut any = false;
-        for metric in Metric::MAP {
+        for metric in metrics {
             let ours = key(d, b, Loss::Twoway, *metric);
             let differences = |l: Loss| -> Vec<(u64, f64)> {
                 let other = key(d, b, l, *metric);
@@ -191,7 +198,7 @@ fn compare_column(
 }
 
 /// How often each statement of the claims holds over the seeds, each seed's claims derived from its cells.
-fn counts(spec: &Spec, by_seed: &BTreeMap<u64, Vec<Cell>>) -> Vec<Count> {
+fn counts(spec: &Spec, by_seed: &BTreeMap<u64, Vec<Cell>>, metrics: &[Metric]) -> Vec<Count> {
     // Each statement of each seed's claims, by its text.
     let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut tally = |text: String, holds: bool| {
@@ -200,7 +207,7 @@ fn counts(spec: &Spec, by_seed: &BTreeMap<u64, Vec<Cell>>) -> Vec<Count> {
         e.1 += 1;
     };
     for cells in by_seed.values() {
-        let c = claims::derive(cells, |l| spec.main_way(l));
+        let c = claims::derive_for(cells, |l| spec.main_way(l), metrics);
         let columns: BTreeSet<(Dataset, Backbone)> = cells
             .iter()
             .filter(|x| x.key.loss == Loss::Twoway && x.key.way == spec.main_way(Loss::Twoway))
@@ -426,17 +433,22 @@ fn like_with_like<G: Ord + Clone>(
 
 /// The claims on the means: "Ours is best" over the main-table cells of each column and metric, the ways
 /// claims over each loss's ways, each on the seeds its compared cells share; and the notes on seeds left out.
-pub fn on_means(spec: &Spec, results: &[(PathBuf, ResultFile)]) -> (claims::Claims, Vec<String>) {
-    let summaries = crate::results::summarize(results);
+/// "Ours is best" is derived on each of `metrics`, the ways claims on mAP.
+pub fn on_means(spec: &Spec, results: &[(PathBuf, ResultFile)], metrics: &[Metric]) -> (claims::Claims, Vec<String>) {
+    let all = crate::results::summarize(results);
+    let of = |keep: &dyn Fn(Metric) -> bool| -> BTreeMap<CellKey, Summary> {
+        all.iter().filter(|(k, _)| keep(k.metric)).map(|(k, s)| (*k, s.clone())).collect()
+    };
+    let (selected, map) = (of(&|m| metrics.contains(&m)), of(&|m| m.is_map()));
     let mut notes = Vec::new();
     let main = like_with_like(
-        &summaries,
+        &selected,
         |k| (k.way == spec.main_way(k.loss)).then_some((k.dataset, k.backbone, k.metric)),
         |(d, b, m)| format!("{}/{} {}", d.label(), b.label(), m.label()),
         &mut notes,
     );
     let ways = like_with_like(
-        &summaries,
+        &map,
         |k| {
             (k.way.is_some() && matches!(k.loss, Loss::Twoway | Loss::Softmax))
                 .then_some((k.dataset, k.backbone, k.loss))
@@ -444,7 +456,7 @@ pub fn on_means(spec: &Spec, results: &[(PathBuf, ResultFile)]) -> (claims::Clai
         |(d, b, l)| format!("{}/{}, ways of {}", d.label(), b.label(), l.label()),
         &mut notes,
     );
-    let best = claims::derive(&main, |l| spec.main_way(l)).best;
+    let best = claims::derive_for(&main, |l| spec.main_way(l), metrics).best;
     let ways = claims::derive(&ways, |l| spec.main_way(l)).ways;
     (claims::Claims { best, ways }, notes)
 }
@@ -469,22 +481,32 @@ pub struct ClaimsReport {
 
 /// The published claims, and those of the results under `dir` when given.
 pub fn report(spec: &Spec, dir: Option<&Path>) -> anyhow::Result<ClaimsReport> {
+    report_for(spec, dir, Metric::MAP)
+}
+
+/// [`report`] on `metrics` (`--metrics`; the published claims are on mAP alone).
+pub fn report_for(spec: &Spec, dir: Option<&Path>, metrics: &[Metric]) -> anyhow::Result<ClaimsReport> {
     let reproduced = match dir {
         Some(dir) => Some((dir, crate::results::load_dir(dir)?)),
         None => None,
     };
-    report_of(spec, reproduced.as_ref().map(|(d, all)| (*d, all.as_slice())))
+    report_of(spec, reproduced.as_ref().map(|(d, all)| (*d, all.as_slice())), metrics)
 }
 
-/// The published claims, and those of `results` (already read from their folder, whose measured kernel
-/// spreads are read here) when given.
-pub fn report_of(spec: &Spec, results: Option<(&Path, &[(PathBuf, ResultFile)])>) -> anyhow::Result<ClaimsReport> {
+/// The published claims, and those of `results` on `metrics` (already read from their folder, whose
+/// measured kernel spreads are read here) when given.
+pub fn report_of(
+    spec: &Spec,
+    results: Option<(&Path, &[(PathBuf, ResultFile)])>,
+    metrics: &[Metric],
+) -> anyhow::Result<ClaimsReport> {
     let reproduced = match results {
         None => None,
         Some((dir, all)) => {
             let yardsticks = Yardsticks::of_folder(spec, dir, all)?;
-            let (means, notes) = on_means(spec, all);
-            Some(Reproduced { dir: dir.to_path_buf(), means, notes, per_seed: derive(spec, all, &yardsticks, dir) })
+            let (means, notes) = on_means(spec, all, metrics);
+            let per_seed = derive(spec, all, &yardsticks, dir, metrics);
+            Some(Reproduced { dir: dir.to_path_buf(), means, notes, per_seed })
         }
     };
     Ok(ClaimsReport { published: spec.published_claims(), reproduced })

@@ -7,14 +7,13 @@
 //! (`fuzz/`).
 
 use crate::numerics::Fingerprint;
+pub use crate::report::baseline::{parse_csv_baseline, read_csv_baseline, CsvBaseline};
 use crate::report::noise::Yardsticks;
 pub use crate::report::table::NUMERICS_LINE;
-use crate::report::table::{CSV_HEADER, CSV_HEADER_V1, CSV_HEADER_V2, NUMERICS_UNKNOWN};
 use crate::results::Summary;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use twoway_spec::{CellKey, Metric, Spec, Way};
+use twoway_spec::{CellKey, Metric, Spec};
 
 /// One compared cell.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -66,137 +65,6 @@ impl Baseline {
     pub fn of(value: f64) -> Baseline {
         Baseline { value, sd: None, n: None, seeds: None }
     }
-}
-
-/// A baseline CSV: its cells, and the numerics fingerprints of the results it was made from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CsvBaseline {
-    pub cells: BTreeMap<CellKey, Baseline>,
-    /// From its `# numerics: ...` lines (`None`: results without a fingerprint, `# numerics: unknown`);
-    /// empty for a baseline written before twoway recorded them.
-    pub numerics: Vec<Option<Fingerprint>>,
-}
-
-/// The `reproduced` (and `sd`) columns of a table CSV (as printed by `twoway table --format csv`, or its
-/// earlier 8-column form), and its numerics lines; rows with an empty `reproduced` are not baselines.
-pub fn read_csv_baseline(path: &Path) -> Result<CsvBaseline> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    parse_csv_baseline(&text, path)
-}
-
-/// Parses the text of a table CSV as a baseline (`path` names it in errors). Lines before the header that
-/// start with `#` are comments; `# numerics: {...}` ones carry fingerprints.
-pub fn parse_csv_baseline(text: &str, path: &Path) -> Result<CsvBaseline> {
-    let mut lines = text.lines().enumerate().peekable();
-    let mut numerics = Vec::new();
-    while let Some((i, line)) = lines.next_if(|(_, l)| l.starts_with('#')) {
-        if let Some(json) = line.strip_prefix(NUMERICS_LINE) {
-            if json.trim() == NUMERICS_UNKNOWN {
-                numerics.push(None);
-                continue;
-            }
-            let f: Fingerprint = serde_json::from_str(json)
-                .with_context(|| format!("{}:{}: not a numerics fingerprint", path.display(), i + 1))?;
-            numerics.push(Some(f));
-        }
-    }
-    let columns = match lines.next() {
-        Some((_, h)) if h.trim_end() == CSV_HEADER => 11,
-        Some((_, h)) if h.trim_end() == CSV_HEADER_V2 => 10,
-        Some((_, h)) if h.trim_end() == CSV_HEADER_V1 => 8,
-        Some((i, h)) => bail!("{}:{}: header `{h}`, expected `{CSV_HEADER}`", path.display(), i + 1),
-        None => bail!("{}: empty file", path.display()),
-    };
-    let mut out = BTreeMap::new();
-    for (i, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let at = |field: &str, what: &str| anyhow::anyhow!("{}:{}: field `{field}`: {what}", path.display(), i + 1);
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() != columns {
-            bail!("{}:{}: {} fields, expected {columns}", path.display(), i + 1, f.len());
-        }
-        let key = CellKey {
-            dataset: f[0].parse().map_err(|e| at("dataset", &format!("{e}")))?,
-            backbone: f[1].parse().map_err(|e| at("backbone", &format!("{e}")))?,
-            loss: f[2].parse().map_err(|e| at("loss", &format!("{e}")))?,
-            way: if f[3].is_empty() {
-                None
-            } else {
-                Some(f[3].parse::<Way>().map_err(|e| at("way", &format!("{e}")))?)
-            },
-            metric: f[4].parse().map_err(|e| at("metric", &format!("{e}")))?,
-        };
-        if f[6].is_empty() {
-            continue;
-        }
-        let v: f64 = f[6].parse().map_err(|_| at("reproduced", &format!("`{}` is not a number", f[6])))?;
-        if !v.is_finite() {
-            bail!("{}:{}: field `reproduced`: not finite", path.display(), i + 1);
-        }
-        let sd = match f.get(8) {
-            Some(t) if !t.is_empty() => {
-                let sd: f64 = t.parse().map_err(|_| at("sd", &format!("`{t}` is not a number")))?;
-                if !(sd.is_finite() && sd >= 0.0) {
-                    return Err(at("sd", "must be a finite number >= 0"));
-                }
-                Some(sd)
-            }
-            _ => None,
-        };
-        let n = match f.get(9) {
-            Some(t) if !t.is_empty() => match t.parse::<usize>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => return Err(at("n", &format!("`{t}` is not a seed count (an integer >= 1)"))),
-            },
-            Some(_) => return Err(at("n", "empty, though `reproduced` has a value")),
-            None => None,
-        };
-        let seeds = match f.get(10) {
-            Some(t) => Some(parse_seeds(t).map_err(|e| at("seeds", &e))?),
-            None => None,
-        };
-        if let (Some(n), Some(seeds)) = (n, &seeds) {
-            if seeds.len() != n {
-                return Err(at("seeds", &format!("{} seed value(s), but n = {n}", seeds.len())));
-            }
-            let mean = seeds.iter().map(|s| s.1).sum::<f64>() / n as f64;
-            if (mean - v).abs() > 1e-9 * v.abs().max(1.0) {
-                return Err(at("seeds", &format!("their mean {mean} is not `reproduced` ({v})")));
-            }
-        }
-        if out.insert(key, Baseline { value: v, sd, n, seeds }).is_some() {
-            bail!("{}:{}: the same cell appears twice", path.display(), i + 1);
-        }
-    }
-    if out.is_empty() {
-        bail!("{}: no row has a `reproduced` value to compare against", path.display());
-    }
-    Ok(CsvBaseline { cells: out, numerics })
-}
-
-/// The `seeds` field: `seed:value` pairs separated by spaces, each seed once.
-fn parse_seeds(text: &str) -> std::result::Result<Vec<(u64, f64)>, String> {
-    let mut out: Vec<(u64, f64)> = Vec::new();
-    for pair in text.split_whitespace() {
-        let Some((s, v)) = pair.split_once(':') else {
-            return Err(format!("`{pair}` is not SEED:VALUE"));
-        };
-        let seed: u64 = s.parse().map_err(|_| format!("`{s}` is not a seed"))?;
-        let value: f64 = v.parse().map_err(|_| format!("`{v}` is not a number"))?;
-        if !value.is_finite() {
-            return Err(format!("seed {seed}: not finite"));
-        }
-        if out.iter().any(|x| x.0 == seed) {
-            return Err(format!("seed {seed} twice"));
-        }
-        out.push((seed, value));
-    }
-    if out.is_empty() {
-        return Err("no seed".into());
-    }
-    Ok(out)
 }
 
 /// How the numerics of the results compare with the baseline's.
@@ -273,29 +141,43 @@ impl NumericsCheck {
     }
 }
 
-/// The tolerance a user gave (`--tolerance`): one number for both metrics, or per metric
-/// (`map_class=0.5,map_sample=0.3`); a metric left out takes the gate's default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+/// The tolerance a user gave (`--tolerance`): one number for every selected metric, or per metric
+/// (`map_class=0.5,map_sample=0.3,cf1=1`); a metric left out takes the gate's default.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct GivenTolerance {
-    pub map_class: Option<f64>,
-    pub map_sample: Option<f64>,
+    /// A bare number: the tolerance of every metric.
+    pub uniform: Option<f64>,
+    /// `METRIC=POINTS` pairs.
+    pub per: BTreeMap<Metric, f64>,
 }
 
 impl GivenTolerance {
     pub fn uniform(t: f64) -> GivenTolerance {
-        GivenTolerance { map_class: Some(t), map_sample: Some(t) }
+        GivenTolerance { uniform: Some(t), per: BTreeMap::new() }
     }
 
     pub fn is_given(&self) -> bool {
-        self.map_class.is_some() || self.map_sample.is_some()
+        self.uniform.is_some() || !self.per.is_empty()
     }
 
-    fn of(&self, m: Metric) -> Option<f64> {
-        match m {
-            Metric::MapClass => self.map_class,
-            Metric::MapSample => self.map_sample,
-            _ => None,
-        }
+    /// The tolerance given for `m`, if any.
+    pub fn of(&self, m: Metric) -> Option<f64> {
+        self.per.get(&m).copied().or(self.uniform)
+    }
+
+    /// Every number given (to check them).
+    pub fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        self.uniform.into_iter().chain(self.per.values().copied())
+    }
+
+    /// As JSON: each of `metrics` (and each metric given by name) with its tolerance, `null` where none is
+    /// given.
+    pub fn to_json(&self, metrics: &[Metric]) -> serde_json::Value {
+        let mut keys: Vec<Metric> = metrics.to_vec();
+        keys.extend(self.per.keys().filter(|m| !metrics.contains(m)));
+        let map: serde_json::Map<String, serde_json::Value> =
+            keys.iter().map(|m| (m.as_str().to_string(), serde_json::json!(self.of(*m)))).collect();
+        serde_json::Value::Object(map)
     }
 }
 
@@ -316,12 +198,8 @@ impl std::str::FromStr for GivenTolerance {
             let Some((metric, value)) = part.split_once('=') else {
                 return Err(format!("`{part}`: expected METRIC=POINTS (map_class=0.5,map_sample=0.3) or one number"));
             };
-            let slot = match metric.trim() {
-                "map_class" => &mut g.map_class,
-                "map_sample" => &mut g.map_sample,
-                other => return Err(format!("`{other}` is not a metric: use map_class or map_sample")),
-            };
-            if slot.replace(points(value)?).is_some() {
+            let m: Metric = metric.trim().parse().map_err(|e: twoway_spec::UnknownKey| e.to_string())?;
+            if g.per.insert(m, points(value)?).is_some() {
                 return Err(format!("`{}` is given twice", metric.trim()));
             }
         }
@@ -381,10 +259,14 @@ impl Allowance<'_> {
         }
         let mut short = Vec::new();
         let mut unknown = BTreeSet::new();
+        let mut unmeasurable = BTreeSet::new();
         for (k, b) in baseline {
             match (self.spread(k), self.of(k, b)) {
                 (Some(s), Some((a, _))) if a >= s => {}
                 (Some(s), Some((a, _))) => short.push(format!("{} {}: {a} < {s}", cell_label(k), k.metric)),
+                _ if !k.metric.is_map() => {
+                    unmeasurable.insert(format!("{}/{} {}", k.dataset.as_str(), k.backbone.as_str(), k.metric));
+                }
                 _ => {
                     unknown.insert(format!("{}/{}", k.dataset.as_str(), k.backbone.as_str()));
                 }
@@ -399,6 +281,18 @@ impl Allowance<'_> {
                  a --tolerance of your own with --allow-different-numerics; a baseline made in portable numerics on \
                  any x86-64 CPU allows an exact gate",
                 cols.join(", "),
+                check.describe()
+            );
+        }
+        if !unmeasurable.is_empty() {
+            let cells: Vec<String> = unmeasurable.into_iter().collect();
+            bail!(
+                "the results and the baseline were made under different numerics, and no kernel spread is measured \
+                 for the thresholded metrics ({}: `twoway noise` measures mAP@class and mAP@sample only), so no \
+                 tolerance of theirs can be told from the machine's noise:\n{}\ngate them at a --tolerance of your \
+                 own with --allow-different-numerics, leave them out of --metrics, or use a baseline made under the \
+                 same numerics (portable numerics on any x86-64 CPU allow an exact gate)",
+                cells.join(", "),
                 check.describe()
             );
         }

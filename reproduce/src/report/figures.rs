@@ -1,7 +1,8 @@
 //! The figures of a results folder, drawn once for any plotters backend: PNG files (`twoway plots`, the end
 //! of `twoway run`) and inline SVG (`twoway report`). Made to be put in a paper: a legend on every figure,
 //! the Okabe-Ito palette (told apart with any colour vision), axes that span the data rather than 0-100,
-//! error bars of ± one sd over seeds, and the published number marked beside the reproduced one.
+//! error bars of ± one sd over seeds, and the published number marked beside the reproduced one; means
+//! are dots (a bar that starts anywhere but 0 would exaggerate their differences), epochs integer ticks.
 //! [`figures`] says what to draw; [`draw`] draws one. Tested through `tests/cli_run.rs` (the PNGs) and
 //! `tests/report.rs` (the SVGs in a browser).
 
@@ -44,8 +45,9 @@ pub type Point = [Option<(f64, Option<f64>)>; 2];
 pub enum Figure {
     /// Reproduced (y, ± sd) against published (x), both metrics.
     Scatter(Vec<(CellKey, Stat)>),
-    /// Per loss (rows) of one (dataset, backbone): each metric's reproduced bar with its published mark.
-    Bars { title: String, rows: Vec<(String, [Option<Stat>; 2])> },
+    /// Per loss (rows) of one (dataset, backbone): a panel per metric, each loss's reproduced mean as a dot
+    /// with ± sd error bars and its published mark (`rows[i].1[m]`: metric `metrics[m]`).
+    Dots { title: String, metrics: Vec<Metric>, rows: Vec<(String, Vec<Option<Stat>>)> },
     /// Both metrics against a swept recipe key, one line per series, ± sd over seeds.
     Sweep { key: String, series: Series },
     /// One cell's training loss and evaluation mAP per epoch.
@@ -57,7 +59,7 @@ impl Figure {
     pub fn size(&self) -> (u32, u32) {
         match self {
             Figure::Scatter(_) => (720, 720),
-            Figure::Bars { rows, .. } => (1000, 150 + 40 * rows.len() as u32),
+            Figure::Dots { rows, metrics, .. } => (500 * metrics.len().max(1) as u32, 150 + 40 * rows.len() as u32),
             Figure::Sweep { .. } => (1200, 520),
             Figure::Curves(_) => (960, 420),
         }
@@ -83,16 +85,46 @@ fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
     ((lo - pad).floor().max(0.0), (hi + pad).ceil().min(100.0).max((lo - pad).floor() + 1.0))
 }
 
-/// What `twoway plots` and `twoway report` draw for these results: (file name, title, figure).
+/// Integer epoch ticks from 1 to `last` (at most 11): every epoch up to 10, else the multiples of the
+/// smallest step of 2, 5, 10, 20, 50, ... that keeps them to 10, with epoch 1.
+pub fn epoch_ticks(last: usize) -> Vec<usize> {
+    let last = last.max(1);
+    let mut step = 1;
+    for k in 0.. {
+        if last / step <= 10 {
+            break;
+        }
+        step = [2, 5, 10][k % 3] * 10usize.pow(k as u32 / 3);
+    }
+    let mut ticks = vec![1];
+    ticks.extend((1..=last / step).map(|i| i * step).filter(|t| *t > 1));
+    ticks
+}
+
+/// What `twoway plots` and `twoway report` draw for these results: (file name, title, figure), mAP.
 pub fn figures(
     spec: &Spec,
     results: &[(PathBuf, ResultFile)],
     cells: &BTreeMap<CellKey, Summary>,
 ) -> Vec<(String, String, Figure)> {
+    figures_for(spec, results, cells, Metric::MAP)
+}
+
+/// [`figures`] whose means per loss show `metrics` (`--metrics`), a panel each.
+pub fn figures_for(
+    spec: &Spec,
+    results: &[(PathBuf, ResultFile)],
+    cells: &BTreeMap<CellKey, Summary>,
+    metrics: &[Metric],
+) -> Vec<(String, String, Figure)> {
     let stat = |k: &CellKey, s: &Summary| Stat { mean: s.mean, sd: s.sd, published: spec.paper.lookup(k) };
     let mut out = Vec::new();
-    let points: Vec<(CellKey, Stat)> =
-        cells.iter().map(|(k, s)| (*k, stat(k, s))).filter(|(_, s)| s.published.is_some()).collect();
+    let points: Vec<(CellKey, Stat)> = cells
+        .iter()
+        .filter(|(k, _)| metrics.contains(&k.metric))
+        .map(|(k, s)| (*k, stat(k, s)))
+        .filter(|(_, s)| s.published.is_some())
+        .collect();
     if !points.is_empty() {
         out.push((
             "reproduced_vs_published.png".into(),
@@ -100,19 +132,24 @@ pub fn figures(
             Figure::Scatter(points),
         ));
     }
+    let what = if metrics.iter().all(|m| m.is_map()) { "mAP" } else { "metrics" };
     let columns: BTreeSet<(Dataset, Backbone)> = cells.keys().map(|k| (k.dataset, k.backbone)).collect();
     for (d, b) in columns {
-        let mut rows: Vec<(String, [Option<Stat>; 2])> = Vec::new();
-        for (k, s) in cells.iter().filter(|(k, _)| k.dataset == d && k.backbone == b && k.metric.is_map()) {
+        let mut rows: Vec<(String, Vec<Option<Stat>>)> = Vec::new();
+        for (k, s) in cells.iter().filter(|(k, _)| k.dataset == d && k.backbone == b) {
+            let Some(m) = metrics.iter().position(|m| *m == k.metric) else { continue };
             let name = loss_label(k);
             if rows.last().is_none_or(|r| r.0 != name) {
-                rows.push((name, [None, None]));
+                rows.push((name, vec![None; metrics.len()]));
             }
-            let m = if k.metric == Metric::MapClass { 0 } else { 1 };
             rows.last_mut().expect("pushed").1[m] = Some(stat(k, s));
         }
-        let title = format!("{} / {}: mAP per loss", d.label(), b.label());
-        out.push((format!("losses_{d}_{b}.png"), title, Figure::Bars { title: String::new(), rows }));
+        if rows.is_empty() {
+            continue;
+        }
+        let title = format!("{} / {}: {what} per loss", d.label(), b.label());
+        let fig = Figure::Dots { title: title.clone(), metrics: metrics.to_vec(), rows };
+        out.push((format!("losses_{d}_{b}.png"), title, fig));
     }
     for (key, series) in sweeps(results) {
         let title = format!("mAP against {key}");
@@ -122,11 +159,6 @@ pub fn figures(
         let name = format!("curves/{}.png", r.cell.label().replace('/', "_"));
         out.push((name, format!("{}: training", r.cell.label()), Figure::Curves(Box::new(r.clone()))));
     }
-    out.iter_mut().for_each(|(_, title, f)| {
-        if let Figure::Bars { title: t, .. } = f {
-            *t = title.clone();
-        }
-    });
     out
 }
 
@@ -135,10 +167,10 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> 
     root.fill(&WHITE).map_err(err)?;
     match fig {
         Figure::Scatter(points) => scatter(root, points),
-        Figure::Bars { title, rows } => {
-            let panels = root.split_evenly((1, 2));
-            for (m, panel) in panels.iter().enumerate() {
-                bars(panel, title, rows, m)?;
+        Figure::Dots { title, metrics, rows } => {
+            let panels = root.split_evenly((1, metrics.len().max(1)));
+            for (m, panel) in panels.iter().enumerate().take(metrics.len()) {
+                dots(panel, title, metrics[m], rows, m)?;
             }
             Ok(())
         }
@@ -215,16 +247,16 @@ fn scatter<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, points: &[(CellKey
     legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
-/// One metric's panel of a bars figure: a bar per loss from the axis' start to its mean, ± sd, and the
-/// published number as a black diamond.
-fn bars<DB: DrawingBackend>(
+/// One metric's panel of a dots figure: per loss a dot at its mean with ± sd error bars, on an axis that
+/// spans the data, and the published number as a black cross.
+fn dots<DB: DrawingBackend>(
     panel: &DrawingArea<DB, Shift>,
     title: &str,
-    rows: &[(String, [Option<Stat>; 2])],
+    metric: Metric,
+    rows: &[(String, Vec<Option<Stat>>)],
     m: usize,
 ) -> Result<()> {
-    let metric = Metric::MAP[m];
-    let stats: Vec<&Stat> = rows.iter().filter_map(|r| r.1[m].as_ref()).collect();
+    let stats: Vec<&Stat> = rows.iter().filter_map(|r| r.1.get(m)?.as_ref()).collect();
     let (lo, hi) = span(
         stats
             .iter()
@@ -242,7 +274,6 @@ fn bars<DB: DrawingBackend>(
     let names: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
     chart
         .configure_mesh()
-        .disable_y_mesh()
         .y_labels(rows.len().max(1) * 2 + 1)
         .y_label_formatter(&|y| {
             let i = n - 1.0 - y;
@@ -256,32 +287,34 @@ fn bars<DB: DrawingBackend>(
         .label_style((FONT, 13))
         .draw()
         .map_err(err)?;
-    let c = PALETTE[m];
+    let c = PALETTE[m % PALETTE.len()];
     let at = |i: usize| n - 1.0 - i as f64;
-    let bar_rows: Vec<(f64, &Stat)> =
-        rows.iter().enumerate().filter_map(|(i, r)| r.1[m].as_ref().map(|s| (at(i), s))).collect();
+    let dot_rows: Vec<(f64, &Stat)> =
+        rows.iter().enumerate().filter_map(|(i, r)| r.1.get(m)?.as_ref().map(|s| (at(i), s))).collect();
     chart
-        .draw_series(
-            bar_rows.iter().map(|(y, s)| Rectangle::new([(lo, y - 0.3), (s.mean, y + 0.3)], c.mix(0.85).filled())),
-        )
+        .draw_series(dot_rows.iter().filter(|(_, s)| s.sd.is_some()).map(|(y, s)| {
+            let sd = s.sd.unwrap_or(0.0);
+            ErrorBar::new_horizontal(*y, s.mean - sd, s.mean, s.mean + sd, c.stroke_width(2), 10)
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series(dot_rows.iter().map(|(y, s)| Circle::new((s.mean, *y), 5, c.filled())))
         .map_err(err)?
         .label("reproduced (mean ± sd over seeds)")
-        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], c.mix(0.85).filled()));
-    chart
-        .draw_series(bar_rows.iter().filter(|(_, s)| s.sd.is_some()).map(|(y, s)| {
-            let sd = s.sd.unwrap_or(0.0);
-            ErrorBar::new_horizontal(*y, s.mean - sd, s.mean, s.mean + sd, BLACK.stroke_width(1), 8)
-        }))
-        .map_err(err)?;
+        .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
     let value = |s: &Stat| format!("{:.2}", s.mean);
     chart
-        .draw_series(bar_rows.iter().map(|(y, s)| {
-            Text::new(value(s), (lo, *y), (FONT, 12).into_font().color(&WHITE).pos(Pos::new(HPos::Left, VPos::Center)))
+        .draw_series(dot_rows.iter().map(|(y, s)| {
+            Text::new(
+                value(s),
+                (s.mean, y + 0.42),
+                (FONT, 12).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Bottom)),
+            )
         }))
         .map_err(err)?;
     chart
         .draw_series(
-            bar_rows.iter().filter_map(|(y, s)| s.published.map(|p| Cross::new((p, *y), 5, BLACK.stroke_width(2)))),
+            dot_rows.iter().filter_map(|(y, s)| s.published.map(|p| Cross::new((p, *y), 5, BLACK.stroke_width(2)))),
         )
         .map_err(err)?
         .label("published")
@@ -333,17 +366,19 @@ fn sweep<DB: DrawingBackend>(panel: &DrawingArea<DB, Shift>, key: &str, series: 
 fn curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &ResultFile) -> Result<()> {
     let (left, right) = root.split_horizontally((root.dim_in_pixel().0 / 2) as i32);
     let e = &r.epochs;
-    let last = (e.len().max(2)) as f64;
+    // An integer epoch axis: its ticks are whole epochs ([`epoch_ticks`]).
+    let last = e.len().max(2) as i32;
+    let ticks: Vec<i32> = epoch_ticks(e.len().max(2)).into_iter().map(|t| t as i32).collect();
     let max_loss = e.iter().map(|x| x.train_loss).fold(0.0f64, f64::max) * 1.1 + 1e-9;
     let mut a = ChartBuilder::on(&left)
         .caption(format!("{}: training loss", r.cell.label()), (FONT, 15))
         .margin(12)
         .x_label_area_size(32)
         .y_label_area_size(54)
-        .build_cartesian_2d(1.0..last, 0.0..max_loss)
+        .build_cartesian_2d((1..last).with_key_points(ticks.clone()), 0.0..max_loss)
         .map_err(err)?;
     a.configure_mesh().x_desc("epoch").y_desc("loss").label_style((FONT, 12)).draw().map_err(err)?;
-    a.draw_series(LineSeries::new(e.iter().map(|x| (x.epoch as f64, x.train_loss)), BLACK.stroke_width(2)))
+    a.draw_series(LineSeries::new(e.iter().map(|x| (x.epoch as i32, x.train_loss)), BLACK.stroke_width(2)))
         .map_err(err)?
         .label("train loss (epoch mean)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
@@ -355,13 +390,13 @@ fn curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &ResultFile) -> 
         .margin(12)
         .x_label_area_size(32)
         .y_label_area_size(50)
-        .build_cartesian_2d(1.0..last, lo..hi)
+        .build_cartesian_2d((1..last).with_key_points(ticks), lo..hi)
         .map_err(err)?;
     b.configure_mesh().x_desc("epoch").y_desc("mAP (points)").label_style((FONT, 12)).draw().map_err(err)?;
     for (i, metric) in Metric::MAP.iter().enumerate() {
         let c = PALETTE[i];
         let pick = |x: &crate::results::Epoch| if i == 0 { x.map_class } else { x.map_sample };
-        let line: Vec<(f64, f64)> = e.iter().filter_map(|x| pick(x).map(|v| (x.epoch as f64, v))).collect();
+        let line: Vec<(i32, f64)> = e.iter().filter_map(|x| pick(x).map(|v| (x.epoch as i32, v))).collect();
         b.draw_series(LineSeries::new(line.clone(), c.stroke_width(2)))
             .map_err(err)?
             .label(metric.label())
@@ -418,4 +453,25 @@ fn sweeps(results: &[(PathBuf, ResultFile)]) -> BTreeMap<String, Series> {
             (k, series)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::epoch_ticks;
+
+    #[test]
+    fn epoch_ticks_are_whole_epochs_and_few() {
+        assert_eq!(epoch_ticks(2), [1, 2]);
+        assert_eq!(epoch_ticks(3), [1, 2, 3]);
+        assert_eq!(epoch_ticks(10), (1..=10).collect::<Vec<_>>());
+        assert_eq!(epoch_ticks(11), [1, 2, 4, 6, 8, 10]);
+        assert_eq!(epoch_ticks(30), [1, 5, 10, 15, 20, 25, 30]);
+        assert_eq!(epoch_ticks(100), [1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+        assert_eq!(epoch_ticks(250), [1, 50, 100, 150, 200, 250]);
+        for last in 1..2000 {
+            let t = epoch_ticks(last);
+            assert!(t.len() <= 11 && t[0] == 1 && *t.last().unwrap() <= last, "{last}: {t:?}");
+            assert!(t.windows(2).all(|w| w[0] < w[1]), "{last}: {t:?}");
+        }
+    }
 }

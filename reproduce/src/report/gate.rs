@@ -13,7 +13,7 @@ use crate::results;
 use anyhow::{bail, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use twoway_spec::Spec;
+use twoway_spec::{Metric, Spec};
 
 /// What to gate: the results, the baseline and the tolerances as the user gave them.
 #[derive(Debug, Clone)]
@@ -27,6 +27,9 @@ pub struct GateRequest {
     /// Standard deviations of the baseline's seeds a cell may also fall.
     pub tolerance_sd: f64,
     pub allow_different_numerics: bool,
+    /// The metrics compared (`--metrics`; the paper's two by default): a baseline cell of another metric
+    /// is not compared.
+    pub metrics: Vec<Metric>,
 }
 
 /// The gate's outcome: every compared cell with its verdict.
@@ -38,13 +41,17 @@ pub struct Gate {
     /// The two sides' numerics (`None` against the published numbers).
     pub check: Option<NumericsCheck>,
     pub rows: Vec<Row>,
+    /// Selected metrics the baseline has no cell of (the paper publishes mAP alone): not compared, and said.
+    pub notes: Vec<String>,
 }
 
 /// Compares the request's results with its baseline.
 pub fn check(spec: &Spec, request: GateRequest) -> Result<Gate> {
-    let given = [request.tolerance.map_class, request.tolerance.map_sample];
-    if let Some(t) = given.into_iter().flatten().find(|t| !(t.is_finite() && *t >= 0.0)) {
+    if let Some(t) = request.tolerance.values().find(|t| !(t.is_finite() && *t >= 0.0)) {
         bail!("--tolerance must be a finite number of points >= 0, got {t}");
+    }
+    if request.metrics.is_empty() {
+        bail!("--metrics: give at least one metric (map_class,map_sample by default)");
     }
     let sd = request.tolerance_sd;
     if !(sd.is_finite() && sd >= 0.0) {
@@ -53,36 +60,77 @@ pub fn check(spec: &Spec, request: GateRequest) -> Result<Gate> {
     let all = results::load_dir(&request.results)?;
     let mine = results::summarize(&all);
     // The published numbers come from the paper's GPUs: no fingerprint to compare with.
-    let (baseline, check, require_all) = if request.against == "published" {
+    let (mut baseline, check, require_all) = if request.against == "published" {
         (diff::published_baseline(spec), None, false)
     } else {
         let b = diff::read_csv_baseline(Path::new(&request.against))?;
         (b.cells, Some(NumericsCheck::new(results::fingerprints(&all), &b.numerics)), true)
     };
+    baseline.retain(|k, _| request.metrics.contains(&k.metric));
+    let notes = uncovered(&request, &baseline, &mine);
     let yardsticks = Yardsticks::of_folder(spec, &request.results, &all)?;
     let different = check.as_ref().is_some_and(|c| !c.identical);
-    let allowance = Allowance { given: request.tolerance, tolerance_sd: sd, different, yardsticks: &yardsticks };
+    let allowance =
+        Allowance { given: request.tolerance.clone(), tolerance_sd: sd, different, yardsticks: &yardsticks };
     if let Some(c) = &check {
         let compared = baseline.iter().filter(|(k, _)| require_all || mine.contains_key(k));
         allowance.check(compared, c, request.allow_different_numerics)?;
     }
     let rows = diff::compare(&baseline, &mine, &allowance, require_all);
     if rows.is_empty() {
-        bail!("no cell of {} has a baseline in `{}`", request.results.display(), request.against);
+        let why = notes.iter().map(|n| format!("\n{n}")).collect::<String>();
+        bail!("no cell of {} has a baseline in `{}`{why}", request.results.display(), request.against);
     }
-    let rule = rule_text(&request.tolerance, different, sd);
-    Ok(Gate { request, rule, check, rows })
+    let rule = rule_text(&request.tolerance, &request.metrics, different, sd);
+    Ok(Gate { request, rule, check, rows, notes })
+}
+
+/// A line for each selected metric that the results have and the baseline has no cell of: those numbers
+/// are not gated, and the gate says so rather than pass them in silence.
+fn uncovered(
+    request: &GateRequest,
+    baseline: &std::collections::BTreeMap<twoway_spec::CellKey, diff::Baseline>,
+    mine: &std::collections::BTreeMap<twoway_spec::CellKey, results::Summary>,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    for m in &request.metrics {
+        let reproduced = mine.keys().filter(|k| k.metric == *m).count();
+        if reproduced == 0 || baseline.keys().any(|k| k.metric == *m) {
+            continue;
+        }
+        let why = if request.against == "published" {
+            "the paper publishes no value of it (only mAP@class and mAP@sample); gate it against a table CSV \
+             (`twoway table --all --format csv --metrics ...`)"
+                .to_string()
+        } else {
+            format!(
+                "`{}` has no row of it; remake the baseline with `twoway table --all --format csv --metrics ...`",
+                request.against
+            )
+        };
+        notes.push(format!("NOT COMPARED: {} ({m}) of {reproduced} reproduced cell(s): {why}", m.label()));
+    }
+    notes
 }
 
 /// The allowance rule in words.
-fn rule_text(given: &GivenTolerance, different: bool, sd: f64) -> String {
+fn rule_text(given: &GivenTolerance, metrics: &[Metric], different: bool, sd: f64) -> String {
     let of = |m: Option<f64>| match m {
         Some(t) => format!("{t} point(s)"),
         None if different => "the column's kernel spread".to_string(),
         None => format!("{} point(s)", diff::IDENTICAL_TOLERANCE),
     };
-    let (c, s) = (of(given.map_class), of(given.map_sample));
-    let base = if c == s { c } else { format!("{c} of mAP@class and {s} of mAP@sample") };
+    let each: Vec<(String, &str)> = metrics.iter().map(|m| (of(given.of(*m)), m.label())).collect();
+    let base = if each.iter().all(|e| e.0 == each[0].0) {
+        each[0].0.clone()
+    } else {
+        let parts: Vec<String> = each.iter().map(|(t, l)| format!("{t} of {l}")).collect();
+        match parts.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    };
     if sd > 0.0 {
         format!("{base}, or {sd} sd of the baseline where larger")
     } else {
@@ -102,8 +150,13 @@ impl Gate {
 
     pub fn to_json(&self) -> serde_json::Value {
         let q = &self.request;
-        serde_json::json!({"against": q.against, "tolerance": q.tolerance, "allowance": self.rule,
-            "tolerance_sd": q.tolerance_sd, "numerics": self.check, "passed": self.passed(), "rows": self.rows})
+        let mut v = serde_json::json!({"against": q.against, "tolerance": q.tolerance.to_json(&q.metrics),
+            "allowance": self.rule, "tolerance_sd": q.tolerance_sd, "numerics": self.check, "passed": self.passed(),
+            "rows": self.rows});
+        if !self.notes.is_empty() {
+            v["not_compared"] = serde_json::json!(self.notes);
+        }
+        v
     }
 
     /// The numerics of both sides, a Markdown table of the cells (each with its allowance) and the verdict.
@@ -138,6 +191,9 @@ impl Gate {
                 f(r.reproduced),
                 r.allowed
             );
+        }
+        for n in &self.notes {
+            let _ = writeln!(o, "\n{n}");
         }
         let failed = self.failed();
         if failed.is_empty() {
@@ -223,6 +279,9 @@ impl Gate {
                 self.rule
             )
         };
+        for n in &self.notes {
+            let _ = writeln!(o, "**{n}**\n");
+        }
         o.push_str(
             "| | cell | metric | published | baseline | reproduced | delta |\n|---|---|---|---:|---:|---:|---:|\n",
         );

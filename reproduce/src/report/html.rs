@@ -31,8 +31,13 @@ pub fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The report of the results under `dir`.
+/// The report of the results under `dir`, on mAP.
 pub fn report(spec: &Spec, dir: &Path) -> Result<String> {
+    report_for(spec, dir, twoway_spec::Metric::MAP)
+}
+
+/// The report of the results under `dir`, its table, figures and claims on `metrics` (`--metrics`).
+pub fn report_for(spec: &Spec, dir: &Path, metrics: &[twoway_spec::Metric]) -> Result<String> {
     let all = results::load_dir(dir)?;
     let cells = results::summarize(&all);
     let mut o = String::new();
@@ -47,7 +52,7 @@ pub fn report(spec: &Spec, dir: &Path) -> Result<String> {
         env!("CARGO_PKG_VERSION")
     );
     status(&mut o, spec, dir, &all, &cells);
-    let models = table::select(spec, Tables::All, &cells, &[])?;
+    let models = table::select_for(spec, Tables::All, &cells, &[], metrics)?;
     o.push_str("<h2>Results table</h2>\n<p>The paper's cells in the (dataset, backbone) columns these results reproduce. Reproduced: mean ± sample sd over the seeds (n); delta: reproduced − published, <span class=\"up\">blue</span> above and <span class=\"down\">vermillion</span> below the paper.</p>\n");
     let columns: std::collections::BTreeSet<_> = cells.keys().map(|k| (k.dataset, k.backbone)).collect();
     if columns.is_empty() {
@@ -61,13 +66,13 @@ pub fn report(spec: &Spec, dir: &Path) -> Result<String> {
         table_html(&mut o, &rows);
     }
     o.push_str("<h2>Figures</h2>\n");
-    for (name, caption, fig) in figures::figures(spec, &all, &cells) {
+    for (name, caption, fig) in figures::figures_for(spec, &all, &cells, metrics) {
         let svg = super::plots::svg(&fig)?;
         let svg = svg.trim_start_matches(|c| c != '<');
         let svg = svg.strip_prefix("<?xml").map_or(svg, |r| r.split_once("?>").map_or(r, |x| x.1));
         let _ = writeln!(o, "<figure id=\"{}\">{svg}<figcaption>{}</figcaption></figure>", esc(&name), esc(&caption));
     }
-    let c = claims::report_of(spec, Some((dir, all.as_slice())))?;
+    let c = claims::report_of(spec, Some((dir, all.as_slice())), metrics)?;
     o.push_str("<h2>Claims</h2>\n");
     if let Some(r) = &c.reproduced {
         let notes: String = r.notes.iter().map(|n| format!("note: {n}\n")).collect();

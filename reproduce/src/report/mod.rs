@@ -3,6 +3,7 @@
 //! and renders), the paper's claims over seeds ([`claims`]) and the plots ([`plots`]). Everything here
 //! reads [`crate::results`] and the spec; nothing here trains or imports the grid layer.
 
+pub mod baseline;
 pub mod claims;
 pub mod diff;
 pub mod figures;

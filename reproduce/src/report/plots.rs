@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
-use twoway_spec::{CellKey, Spec};
+use twoway_spec::{CellKey, Metric, Spec};
 
 fn font() -> Result<()> {
     static INIT: Once = Once::new();
@@ -43,10 +43,21 @@ pub fn write_all(
     cells: &BTreeMap<CellKey, Summary>,
     out: &Path,
 ) -> Result<Vec<PathBuf>> {
+    write_all_for(spec, results, cells, out, Metric::MAP)
+}
+
+/// [`write_all`] whose means per loss show `metrics` (`--metrics`).
+pub fn write_all_for(
+    spec: &Spec,
+    results: &[(PathBuf, ResultFile)],
+    cells: &BTreeMap<CellKey, Summary>,
+    out: &Path,
+    metrics: &[Metric],
+) -> Result<Vec<PathBuf>> {
     font()?;
     std::fs::create_dir_all(out.join("curves")).map_err(|e| anyhow!("{}: cannot create: {e}", out.display()))?;
     let mut written = Vec::new();
-    for (name, _, fig) in figures::figures(spec, results, cells) {
+    for (name, _, fig) in figures::figures_for(spec, results, cells, metrics) {
         let p = out.join(name);
         atomically(&p, |t| {
             let root = BitMapBackend::new(t, fig.size()).into_drawing_area();

@@ -4,11 +4,13 @@
 //! Two views: `main` (rows dataset x loss, columns metric x backbone; each loss in its main-table way) and
 //! `ways` (rows dataset x backbone x metric, columns loss x way; the set-based losses only); `twoway table
 //! --all` renders both with every cell once ([`select`], [`render`]), which as CSV is a complete baseline
-//! for the gate, its numerics fingerprints on `# numerics:` lines above the header. Tested below, in
+//! for the gate, each row's numerics fingerprint in its `numerics` column. `--metrics` picks the metrics
+//! (the paper's two by default; only they have published values). Tested below, in
 //! `tests/cli_table.rs` (snapshots) and `tests/cli_gate.rs`.
 
 use crate::numerics::Fingerprint;
-use crate::results::Summary;
+use crate::report::baseline::{csv_field, numerics_field};
+use crate::results::{ResultFile, Summary};
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -30,24 +32,48 @@ pub enum View {
     Ways,
 }
 
-/// The CSV header of every table (one row per number). `reproduced` and `delta` carry full precision (an
+/// The CSV header of every table (one row per number), its first line: a plain CSV that Python's `csv`,
+/// `pandas.read_csv` and spreadsheets read as it is. `reproduced` and `delta` carry full precision (an
 /// identical rerun equals its baseline exactly); `sd` is the sample standard deviation over the `n` seeds
-/// (empty with one seed).
-/// `seeds` lists each seed's value (`0:36.61 1:38.02`, full precision), so that a gate compares the seeds
-/// both sides have.
-pub const CSV_HEADER: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n,seeds";
+/// (empty with one seed). `seeds` lists each seed's value (`0:36.61 1:38.02`, full precision), so that a
+/// gate compares the seeds both sides have; `numerics` is the numerics fingerprint of the row's results
+/// (its JSON, CSV-quoted; `unknown` for results without one; a JSON array when its seeds ran under several;
+/// empty where nothing is reproduced).
+pub const CSV_HEADER: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n,seeds,numerics";
+
+/// The header of table CSVs written before the `numerics` column, their fingerprints on [`NUMERICS_LINE`]
+/// lines above it (still read as baselines).
+pub const CSV_HEADER_V3: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n,seeds";
 
 /// The header of table CSVs written before the `seeds` column (still read as baselines: `n` only).
 pub const CSV_HEADER_V2: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n";
 
-/// The fingerprint line of results without a recorded fingerprint (unknown numerics).
+/// The numerics of results without a recorded fingerprint (unknown numerics).
 pub const NUMERICS_UNKNOWN: &str = "unknown";
 
-/// The prefix of a table CSV's fingerprint lines (before the header, one per distinct fingerprint).
+/// The prefix of the fingerprint lines of the earlier table CSVs (before the header, one per distinct
+/// fingerprint; still read).
 pub const NUMERICS_LINE: &str = "# numerics: ";
 
 /// The header of table CSVs written before the seed columns (still read as baselines).
 pub const CSV_HEADER_V1: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta";
+
+/// Each cell's distinct numerics fingerprints over its seeds (the results [`crate::results::summarize`]
+/// counts: sweep variants left out), in first-seen order.
+pub fn numerics_by_cell(results: &[(std::path::PathBuf, ResultFile)]) -> BTreeMap<CellKey, Vec<Option<Fingerprint>>> {
+    let mut out: BTreeMap<CellKey, Vec<Option<Fingerprint>>> = BTreeMap::new();
+    for (_, r) in results.iter().filter(|(_, r)| r.cell.variant.is_none()) {
+        for m in Metric::ALL {
+            if r.metric(*m).is_some() {
+                let v = out.entry(r.cell.key(*m)).or_default();
+                if !v.contains(&r.numerics) {
+                    v.push(r.numerics.clone());
+                }
+            }
+        }
+    }
+    out
+}
 
 /// One number of the table: published, reproduced (the mean over seeds), or both.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -70,21 +96,40 @@ pub struct TableModel {
     pub rows: Vec<Row>,
     /// The reproduced values per seed, by cell (the CSV's `seeds` column).
     pub seeds: BTreeMap<CellKey, Vec<(u64, f64)>>,
+    /// The metrics shown (the paper's two by default), in the order of the table's columns.
+    pub metrics: Vec<Metric>,
+    /// Each cell's numerics fingerprints (the CSV's `numerics` column; [`numerics_by_cell`]). Empty: every
+    /// reproduced row takes the results' fingerprints given to [`render`].
+    pub numerics: BTreeMap<CellKey, Vec<Option<Fingerprint>>>,
 }
 
 impl TableModel {
     /// Builds `view` from the published numbers and `reproduced` (reproduced values over seeds by key; empty
-    /// until results exist). A cell appears when it is published or reproduced.
+    /// until results exist), the paper's two metrics. A cell appears when it is published or reproduced.
     pub fn build(spec: &Spec, view: View, reproduced: &BTreeMap<CellKey, Summary>) -> TableModel {
-        let in_view = |k: &CellKey| match view {
-            View::Main => k.way == spec.main_way(k.loss),
-            View::Ways => k.loss.has_ways() && k.way.is_some(),
+        TableModel::build_for(spec, view, reproduced, Metric::MAP)
+    }
+
+    /// [`TableModel::build`] with the cells of `metrics` (only the paper's two have published values).
+    pub fn build_for(
+        spec: &Spec,
+        view: View,
+        reproduced: &BTreeMap<CellKey, Summary>,
+        metrics: &[Metric],
+    ) -> TableModel {
+        let in_view = |k: &CellKey| {
+            metrics.contains(&k.metric)
+                && match view {
+                    View::Main => k.way == spec.main_way(k.loss),
+                    View::Ways => k.loss.has_ways() && k.way.is_some(),
+                }
         };
         let published: BTreeMap<CellKey, f64> = match view {
             View::Main => &spec.paper.main,
             View::Ways => &spec.paper.ways,
         }
         .iter()
+        .filter(|p| metrics.contains(&p.key.metric))
         .map(|p| (p.key, p.value))
         .collect();
         let keys: BTreeSet<CellKey> =
@@ -99,29 +144,36 @@ impl TableModel {
                 Row { key, published: p, reproduced: r, delta: p.zip(r).map(|(p, r)| r - p), sd, n }
             })
             .collect();
-        rows.sort_by_key(|r| order(view, &r.key));
+        rows.sort_by_key(|r| order(view, &r.key, metrics));
         let seeds = rows.iter().filter_map(|r| Some((r.key, reproduced.get(&r.key)?.values.clone()))).collect();
-        TableModel { view, rows, seeds }
+        TableModel { view, rows, seeds, metrics: metrics.to_vec(), numerics: BTreeMap::new() }
     }
 
     pub fn render(&self, format: Format) -> String {
         match format {
-            Format::Csv => self.csv(),
+            Format::Csv => self.csv(&[]),
             Format::Json => self.json(),
             Format::Md => self.grid().markdown(),
             Format::Latex => self.grid().latex(),
         }
     }
 
-    fn csv(&self) -> String {
+    /// The CSV, each reproduced row's `numerics` from [`TableModel::numerics`], else `results` (the
+    /// fingerprints of all the results).
+    fn csv(&self, results: &[Option<Fingerprint>]) -> String {
         let mut out = String::from(CSV_HEADER);
         out.push('\n');
         for r in &self.rows {
             let k = &r.key;
             let full = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+            let numerics = match (r.reproduced, self.numerics.get(k)) {
+                (None, _) => String::new(),
+                (Some(_), Some(n)) => numerics_field(n),
+                (Some(_), None) => numerics_field(results),
+            };
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{}",
                 k.dataset,
                 k.backbone,
                 k.loss,
@@ -134,7 +186,8 @@ impl TableModel {
                 if r.n > 0 { r.n.to_string() } else { String::new() },
                 self.seeds.get(k).map_or(String::new(), |v| {
                     v.iter().map(|(s, x)| format!("{s}:{x}")).collect::<Vec<_>>().join(" ")
-                })
+                }),
+                csv_field(&numerics)
             );
         }
         out
@@ -156,14 +209,14 @@ impl TableModel {
             View::Main => {
                 let backbones: BTreeSet<Backbone> = self.rows.iter().map(|r| r.key.backbone).collect();
                 g.row_header = vec!["Dataset".into(), "Loss".into()];
-                for m in Metric::MAP {
+                for m in &self.metrics {
                     g.col_groups.push((m.label().to_string(), backbones.len()));
                     g.cols.extend(backbones.iter().map(|b| b.label().to_string()));
                 }
                 let rows: BTreeSet<(Dataset, Loss)> = self.rows.iter().map(|r| (r.key.dataset, r.key.loss)).collect();
                 for (d, l) in rows {
                     let mut cells = Vec::new();
-                    for m in Metric::MAP {
+                    for m in &self.metrics {
                         for b in &backbones {
                             cells.push(
                                 self.find(|k| k.dataset == d && k.loss == l && k.metric == *m && k.backbone == *b),
@@ -236,6 +289,17 @@ pub fn select(
     cells: &BTreeMap<CellKey, Summary>,
     datasets: &[Dataset],
 ) -> Result<Vec<TableModel>> {
+    select_for(spec, which, cells, datasets, Metric::MAP)
+}
+
+/// [`select`] with the cells of `metrics` (`--metrics`).
+pub fn select_for(
+    spec: &Spec,
+    which: Tables,
+    cells: &BTreeMap<CellKey, Summary>,
+    datasets: &[Dataset],
+    metrics: &[Metric],
+) -> Result<Vec<TableModel>> {
     let views = match which {
         Tables::Main => vec![View::Main],
         Tables::Ways => vec![View::Ways],
@@ -243,7 +307,7 @@ pub fn select(
     };
     let mut models: Vec<TableModel> = Vec::new();
     for view in views {
-        let mut model = TableModel::build(spec, view, cells);
+        let mut model = TableModel::build_for(spec, view, cells, metrics);
         if !datasets.is_empty() {
             model.rows.retain(|r| datasets.contains(&r.key.dataset));
         }
@@ -258,24 +322,16 @@ pub fn select(
 }
 
 /// Renders selected tables: two as one CSV (one header) or one JSON document, else one after the other.
-/// A CSV starts with the numerics fingerprints of its results (a baseline made from it carries them).
+/// A CSV row's `numerics` is its cell's fingerprints ([`TableModel::numerics`]), or `numerics` (those of
+/// all the results) where the model has none.
 pub fn render(models: &[TableModel], format: Format, numerics: &[Option<Fingerprint>]) -> Result<String> {
     let mut out = String::new();
-    if format == Format::Csv {
-        // One line per distinct fingerprint; results without one are recorded as unknown numerics.
-        for f in numerics {
-            let text = match f {
-                Some(f) => serde_json::to_string(f)?,
-                None => NUMERICS_UNKNOWN.to_string(),
-            };
-            let _ = writeln!(out, "{NUMERICS_LINE}{text}");
-        }
-    }
     match (format, models) {
         (Format::Csv, [main, ways]) => {
-            out.push_str(&main.render(Format::Csv));
-            out.push_str(ways.render(Format::Csv).split_once('\n').map_or("", |x| x.1));
+            out.push_str(&main.csv(numerics));
+            out.push_str(ways.csv(numerics).split_once('\n').map_or("", |x| x.1));
         }
+        (Format::Csv, [one]) => out.push_str(&one.csv(numerics)),
         (Format::Json, [main, ways]) => {
             let mut rows = main.rows.clone();
             rows.extend(ways.rows.iter().copied());
@@ -290,9 +346,11 @@ pub fn render(models: &[TableModel], format: Format, numerics: &[Option<Fingerpr
     Ok(out)
 }
 
-fn order(view: View, k: &CellKey) -> (twoway_spec::Dataset, [u8; 4]) {
+/// The paper's order; the metrics in the order of `metrics` (`--metrics`).
+fn order(view: View, k: &CellKey, metrics: &[Metric]) -> (twoway_spec::Dataset, [u8; 4]) {
     let way = k.way.map_or(0, |w| w as u8 + 1);
-    let (b, l, m) = (k.backbone as u8, k.loss as u8, k.metric as u8);
+    let m = metrics.iter().position(|m| *m == k.metric).unwrap_or(metrics.len()) as u8;
+    let (b, l) = (k.backbone as u8, k.loss as u8);
     match view {
         View::Main => (k.dataset, [l, m, b, way]),
         View::Ways => (k.dataset, [b, (k.loss != Loss::Twoway) as u8, way, m]),
