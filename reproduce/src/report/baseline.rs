@@ -257,4 +257,24 @@ mod tests {
         assert_eq!(split_record(&format!("x,{}", csv_field(text))).unwrap(), ["x", text]);
         assert_eq!(csv_field("plain"), "plain");
     }
+
+    #[test]
+    fn the_plain_form_carries_the_fingerprint_of_the_comment_line_form() {
+        // The fuzz seed `plain`: four rows of spec/baselines/embedded-ci.csv with its `# numerics:` line
+        // moved into their `numerics` column, a published-only row, and a CF1 row of unknown + that one.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let old = read_csv_baseline(&root.join("spec/baselines/embedded-ci.csv")).unwrap();
+        let new = read_csv_baseline(&root.join("fuzz/seeds/table_csv/plain")).unwrap();
+        assert_eq!(old.numerics.len(), 1);
+        assert_eq!(new.numerics, vec![old.numerics[0].clone(), None]);
+        assert_eq!(new.cells.len(), 5);
+        let mut compared = 0;
+        for (k, b) in new.cells.iter().filter(|(k, _)| k.metric.is_map()) {
+            assert_eq!(old.cells.get(k), Some(b), "{k:?}");
+            compared += 1;
+        }
+        assert_eq!(compared, 4);
+        let cf1 = new.cells.iter().find(|(k, _)| k.metric == twoway_spec::Metric::Cf1).unwrap().1;
+        assert_eq!((cf1.value, cf1.sd, cf1.n), (41.5, Some(0.5), Some(2)));
+    }
 }
