@@ -281,6 +281,10 @@ fn diff_gates_selected_metrics_and_says_what_it_cannot_compare() {
     let (code, out, err) = diff(&low, &map_only, &["--metrics", "map_class,map_sample,cf1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("NOT COMPARED: CF1 (cf1) of 3 reproduced cell(s)"), "{out}");
+    let (code, xml, _) = diff(&low, &map_only, &["--metrics", "map_class,map_sample,cf1", "--format", "junit"]);
+    assert_eq!(code, 0);
+    assert!(xml.contains("<system-out>NOT COMPARED: CF1 (cf1) of 3 reproduced cell(s)"), "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 6, "{xml}");
     let (code, out, err) = diff(&low, Path::new("published"), &["--metrics", "cf1"]);
     assert_eq!(code, 2, "{out}");
     assert!(err.contains("NOT COMPARED: CF1 (cf1)") && err.contains("the paper publishes no value of it"), "{err}");

@@ -1,7 +1,8 @@
 //! The comparison under `twoway diff`, the CI gate: the reproduced cells of a results folder against a
-//! baseline (the published numbers, or the `reproduced` column of a table CSV with its per-seed values
-//! and numerics lines), compared on the seeds both sides have, and each cell's verdict at its allowance
-//! ([`Allowance`]: the tolerance, K baseline sd's, or across numerics the column's kernel spread). The gate
+//! baseline (the published numbers, or the `reproduced` column of a table CSV with its per-seed values and
+//! numerics, read by [`crate::report::baseline`]), compared on the seeds both sides have, and each cell's
+//! verdict at its allowance ([`Allowance`]: the tolerance, K baseline sd's, or across numerics the column's
+//! kernel spread). The gate
 //! itself (loading, composing, rendering, exit code) is [`crate::report::gate`]. Tested in
 //! `tests/gate_verdicts.rs`, `tests/cli_gate.rs`, `tests/cli_numerics.rs`; the CSV parser is fuzzed
 //! (`fuzz/`).

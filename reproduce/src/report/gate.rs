@@ -255,6 +255,10 @@ impl Gate {
             );
             let _ = writeln!(o, "    </testcase>");
         }
+        if !self.notes.is_empty() {
+            // Selected metrics the baseline has none of: no test case, but said.
+            let _ = writeln!(o, "    <system-out>{}</system-out>", xml(&self.notes.join("\n")));
+        }
         let _ = writeln!(o, "  </testsuite>\n</testsuites>");
         o
     }
