@@ -274,6 +274,7 @@ fn dots<DB: DrawingBackend>(
     let names: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
     chart
         .configure_mesh()
+        .disable_y_mesh()
         .y_labels(rows.len().max(1) * 2 + 1)
         .y_label_formatter(&|y| {
             let i = n - 1.0 - y;
