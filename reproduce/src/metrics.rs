@@ -119,7 +119,7 @@ pub fn final_metrics(
     scores: ArrayView2<f64>,
     targets: ArrayView2<i8>,
     tuning: Option<(ArrayView2<f64>, ArrayView2<i8>)>,
-) -> Result<crate::results::Metrics, RefError> {
+) -> Result<(crate::results::Metrics, Option<crate::results::Tuning>), RefError> {
     use twoway_reference::{thresholded, tune_global, tune_per_class, Cut, Decision, ThresholdOptions};
     let spec = &twoway_spec::Spec::embedded().metrics.thresholded;
     let opts = ThresholdOptions::default();
@@ -136,13 +136,14 @@ pub fn final_metrics(
         of1_top3: top.of1,
         ..Default::default()
     };
-    if let Some((ts, ty)) = tuning {
-        let global = tune_global(ts, ty, default, &opts)?;
-        let tuned = at(Decision::Threshold(Cut::One(global.cut)))?;
-        (m.cf1_tuned, m.of1_tuned) = (tuned.cf1, tuned.of1);
-        let cuts = tune_per_class(ts, ty, default, &opts)?.iter().map(|t| t.cut).collect();
-        let tuned = at(Decision::Threshold(Cut::PerClass(cuts)))?;
-        (m.cf1_tuned_class, m.of1_tuned_class) = (tuned.cf1, tuned.of1);
-    }
-    Ok(m)
+    let Some((ts, ty)) = tuning else { return Ok((m, None)) };
+    let global = tune_global(ts, ty, default, &opts)?;
+    let tuned = at(Decision::Threshold(Cut::One(global.cut)))?;
+    (m.cf1_tuned, m.of1_tuned) = (tuned.cf1, tuned.of1);
+    let cuts: Vec<f64> = tune_per_class(ts, ty, default, &opts)?.iter().map(|t| t.cut).collect();
+    let thresholds = cuts.iter().map(|c| opts.probability(*c)).collect();
+    let tuned = at(Decision::Threshold(Cut::PerClass(cuts)))?;
+    (m.cf1_tuned_class, m.of1_tuned_class) = (tuned.cf1, tuned.of1);
+    let record = crate::results::Tuning { held_out: ts.nrows(), threshold: opts.probability(global.cut), thresholds };
+    Ok((m, Some(record)))
 }

@@ -34,6 +34,8 @@ pub struct Trained {
     pub metrics: Metrics,
     /// The last epoch's scores of the eval split (samples in split order, logits as f32).
     pub scores: Option<ndarray::Array2<f32>>,
+    /// The thresholds tuned on the held-out slice, if any.
+    pub tuning: Option<Tuning>,
 }
 
 /// The final evaluation's metrics (0-100). The thresholded ones are absent from results made before twoway
@@ -106,6 +108,21 @@ pub struct ResultFile {
     /// results made before twoway recorded it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub numerics: Option<crate::numerics::Fingerprint>,
+    /// The thresholds tuned on the recipe's held-out slice (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<Tuning>,
+}
+
+/// The thresholds the tuned metrics used, as probabilities (`metrics.yaml`, `thresholded.tuning`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tuning {
+    /// Samples held out of the train split and tuned on.
+    pub held_out: usize,
+    /// The one threshold that maximised OF1 there.
+    pub threshold: f64,
+    /// Each class's threshold that maximised its F1 there (0.5 for a class without a positive there).
+    pub thresholds: Vec<f64>,
 }
 
 /// SHA-256 (hex) of a JSON value's canonical text (keys sorted, as serde_json's maps are).

@@ -153,6 +153,10 @@ fn a_held_out_slice_tunes_thresholds_and_saved_scores_reproduce_the_metrics() {
     let cell = out.join("embedded/tiny/twoway-both");
     let v = read_json(cell.join("seed3.json"));
     assert_eq!(v["config"]["recipe"]["recipe"]["holdout"], 32);
+    assert_eq!(v["tuning"]["held_out"], 32);
+    let per_class = v["tuning"]["thresholds"].as_array().unwrap();
+    assert_eq!(per_class.len(), 12);
+    assert!(per_class.iter().chain([&v["tuning"]["threshold"]]).all(|t| (0.0..=1.0).contains(&t.as_f64().unwrap())));
     let m = &v["metrics"];
     for key in ["cf1_tuned", "of1_tuned", "cf1_tuned_class", "of1_tuned_class"] {
         assert!((0.0..=100.0).contains(&m[key].as_f64().unwrap()), "{key}: {m}");

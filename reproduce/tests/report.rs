@@ -39,6 +39,7 @@ fn result(dir: &Path, dataset: Dataset, backbone: Backbone, (loss, way): (Loss, 
         threads: 2,
         wall_seconds: 12.5,
         numerics: None,
+        tuning: None,
     };
     r.write(dir).unwrap();
 }

@@ -61,6 +61,7 @@ fn write_results(dir: &Path, shift: f64, numerics: bool) -> usize {
             threads: 1,
             wall_seconds: 1.0,
             numerics: if numerics { fingerprint.clone() } else { None },
+            tuning: None,
         };
         r.write(dir).unwrap();
     }

@@ -334,6 +334,7 @@ impl<'a> Session<'a> {
             threads: self.threads,
             wall_seconds,
             numerics: Some(self.fingerprint.clone()),
+            tuning: trained.tuning.clone(),
         }
     }
 

@@ -287,8 +287,8 @@ pub fn train(
             }
         }
     }
-    let (metrics, scores) = final_eval.context("the last epoch was not evaluated")?;
-    Ok(Trained { epochs, metrics, scores: Some(scores.mapv(|v| v as f32)) })
+    let ((metrics, tuning), scores) = final_eval.context("the last epoch was not evaluated")?;
+    Ok(Trained { epochs, metrics, scores: Some(scores.mapv(|v| v as f32)), tuning })
 }
 
 #[cfg(test)]

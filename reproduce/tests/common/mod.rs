@@ -268,6 +268,7 @@ pub fn write_result(
         threads: 2,
         wall_seconds: 1.0,
         numerics,
+        tuning: None,
     };
     r.write(dir).unwrap()
 }
