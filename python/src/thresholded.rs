@@ -25,10 +25,11 @@ fn cut_of(opts: &ThresholdOptions, field: &str, t: f64) -> PyResult<f64> {
 }
 
 /// The metrics (percent; None where there is nothing to average) and every class's TP, FP, FN of the
-/// decision: `thresholds` (one probability per class), else `top_k` (with `threshold` too if given), else
-/// `threshold` (default 0.5).
+/// decision: `thresholds` (one per class), else `top_k` (with `threshold` too if given), else `threshold`
+/// (default 0.5). Thresholds are probabilities, or with `on_scores` already on the score scale (logits
+/// for logit scores: what `tune` gives with `on_scores`, applied without a round trip).
 #[pyfunction]
-#[pyo3(signature = (scores, targets, threshold, top_k, thresholds, score_kind, unknown, undefined))]
+#[pyo3(signature = (scores, targets, threshold, top_k, thresholds, on_scores, score_kind, unknown, undefined))]
 #[allow(clippy::too_many_arguments)]
 pub fn thresholded<'py>(
     py: Python<'py>,
@@ -37,22 +38,35 @@ pub fn thresholded<'py>(
     threshold: Option<f64>,
     top_k: Option<usize>,
     thresholds: Option<Vec<f64>>,
+    on_scores: bool,
     score_kind: &str,
     unknown: &str,
     undefined: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let opts = options(score_kind, unknown, undefined)?;
+    let cut_of = |field: &str, t: f64| -> PyResult<f64> {
+        if !on_scores {
+            return cut_of(&opts, field, t);
+        }
+        if t.is_nan() {
+            return Err(PyValueError::new_err(format!("{field} is NaN")));
+        }
+        Ok(t)
+    };
     let decision = match (thresholds, top_k) {
         (Some(ts), None) => {
-            let cuts = ts.iter().enumerate().map(|(j, t)| cut_of(&opts, &format!("thresholds[{j}]"), *t));
+            let cuts = ts.iter().enumerate().map(|(j, t)| cut_of(&format!("thresholds[{j}]"), *t));
             Decision::Threshold(Cut::PerClass(cuts.collect::<PyResult<_>>()?))
         }
         (Some(_), Some(_)) => return Err(PyValueError::new_err("give thresholds= or top_k=, not both")),
         (None, Some(0)) => return Err(PyValueError::new_err("top_k=0: predict at least one class per sample")),
         (None, Some(k)) => {
-            Decision::TopK { k, cut: threshold.map(|t| cut_of(&opts, "threshold", t)).transpose()?.map(Cut::One) }
+            Decision::TopK { k, cut: threshold.map(|t| cut_of("threshold", t)).transpose()?.map(Cut::One) }
         }
-        (None, None) => Decision::Threshold(Cut::One(cut_of(&opts, "threshold", threshold.unwrap_or(0.5))?)),
+        (None, None) => Decision::Threshold(Cut::One(match threshold {
+            Some(t) => cut_of("threshold", t)?,
+            None => opts.cut(0.5).expect("0.5 is a probability"),
+        })),
     };
     let (s, t) = (Scores::extract(scores, "scores")?, Targets::extract(targets)?);
     let r: Result<ThresholdReport, RefError> =
@@ -76,10 +90,11 @@ pub fn thresholded<'py>(
     Ok(d)
 }
 
-/// Tuned thresholds as probabilities, with the F1 (percent) each gives on the tuning split (None where
-/// nothing was tuned): one maximising OF1, or one per class maximising its F1.
+/// Tuned thresholds as probabilities and on the score scale, with the F1 (percent) each gives on the
+/// tuning split (None where nothing was tuned): one maximising OF1, or one per class maximising its F1.
 #[pyfunction]
 #[pyo3(signature = (scores, targets, per_class, score_kind, unknown))]
+#[allow(clippy::type_complexity)]
 pub fn tune(
     py: Python<'_>,
     scores: &Bound<'_, PyAny>,
@@ -87,7 +102,7 @@ pub fn tune(
     per_class: bool,
     score_kind: &str,
     unknown: &str,
-) -> PyResult<(Vec<f64>, Vec<Option<f64>>)> {
+) -> PyResult<(Vec<f64>, Vec<f64>, Vec<Option<f64>>)> {
     let opts = options(score_kind, unknown, "zero")?;
     let default = cut_of(&opts, "threshold", 0.5)?;
     let (s, t) = (Scores::extract(scores, "scores")?, Targets::extract(targets)?);
@@ -97,5 +112,6 @@ pub fn tune(
         tune_global(sv, tv, default, &opts).map(|t| vec![t])
     }));
     let r = r.map_err(|e| crate::value_error(e, "scores"))?;
-    Ok((r.iter().map(|t| opts.probability(t.cut)).collect(), r.iter().map(|t| t.f1).collect()))
+    let probabilities = r.iter().map(|t| opts.probability(t.cut)).collect();
+    Ok((probabilities, r.iter().map(|t| t.cut).collect(), r.iter().map(|t| t.f1).collect()))
 }

@@ -33,12 +33,11 @@ def test_every_thresholded_vector():
         kw = dict(score_kind=kind, unknown=unknown, undefined=v.get("undefined", "zero"))
         if "tune" in v:
             ts, ty = np.array(v["tune_scores"]), np.array(v["tune_targets"])
-            t = tune_thresholds(ts, ty, per_class=v["tune"] == "per_class", score_kind=kind, unknown=unknown)
-            cuts = np.atleast_1d(t)
-            want = np.array(v["cuts"]) if kind == "probability" else 1 / (1 + np.exp(-np.array(v["cuts"])))
-            np.testing.assert_allclose(cuts, want[: len(cuts)], rtol=0, atol=1e-15, err_msg=v["name"])
-            r = thresholded(s, y, thresholds=np.broadcast_to(cuts, (s.shape[1],)) if len(cuts) > 1 else None,
-                            threshold=float(cuts[0]) if len(cuts) == 1 else None, **kw)
+            per_class = v["tune"] == "per_class"
+            c = tune_thresholds(ts, ty, per_class=per_class, scale="score", score_kind=kind, unknown=unknown)
+            cuts = np.broadcast_to(np.atleast_1d(c), (s.shape[1],))
+            assert list(cuts) == v["cuts"], v["name"]
+            r = thresholded(s, y, thresholds=cuts, scale="score", **kw)
         else:
             r = thresholded(s, y, threshold=v.get("threshold"), top_k=v.get("top_k"), **kw)
         assert list(r.tp) == v["tp"] and list(r.fp) == v["fp"] and list(r.fn) == v["fn"], v["name"]
@@ -58,22 +57,51 @@ def random_batch(rng, rows, cols, unknown=0.0):
     return s, y
 
 
+def top_k_predictions(s, k):
+    """Each row's k first classes of a stable descending sort, as a 0/1 matrix."""
+    order = np.argsort(-s.astype(np.float64), axis=1, kind="stable")[:, :k]
+    pred = np.zeros(s.shape, dtype=int)
+    np.put_along_axis(pred, order, 1, axis=1)
+    return pred
+
+
 def test_agrees_with_scikit_learn_where_the_conventions_agree():
     rng = np.random.default_rng(5)
     compared = 0
     for rows, cols in [(50, 4), (300, 12), (20, 20)]:
         s, y = random_batch(rng, rows, cols)
-        for t in [0.3, 0.5, 0.8]:
-            pred = (1 / (1 + np.exp(-s.astype(np.float64))) >= t).astype(int)
-            r = thresholded(s, y, threshold=t)
+        s[::7, 1] = s[::7, 2]  # ties at the k-th place
+        rules = [({"threshold": t}, (1 / (1 + np.exp(-s.astype(np.float64))) >= t).astype(int)) for t in [0.3, 0.5, 0.8]]
+        rules += [({"top_k": k}, top_k_predictions(s, k)) for k in [1, 3]]
+        for kw, pred in rules:
+            r = thresholded(s, y, **kw)
             p, rc, f, _ = precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
             op, orr, of1, _ = precision_recall_fscore_support(y, pred, average="micro", zero_division=0)
             got = [r.cp, r.cr, r.f1_mean, r.op, r.or_, r.of1]
             for g, w in zip(got, [p, rc, f, op, orr, of1]):
-                assert abs(g - 100 * w) < 1e-9, (rows, cols, t, got, [p, rc, f, op, orr, of1])
+                assert abs(g - 100 * w) < 1e-9, (rows, cols, kw, got, [p, rc, f, op, orr, of1])
                 compared += 1
             assert abs(r.cf1 - 2 * r.cp * r.cr / (r.cp + r.cr)) < 1e-9
-    assert compared == 3 * 3 * 6
+    assert compared == 3 * 5 * 6
+
+
+def test_a_tuned_threshold_applied_on_the_score_scale_gives_its_tuning_f1():
+    rng = np.random.default_rng(11)
+    cases = [(np.array([[40.0, 39.0, 38.0, -5.0]]).T, np.array([[1, 1, 0, 0]]).T)]  # sigmoid(38.5) rounds to 1
+    cases += [random_batch(rng, 200, 6) for _ in range(20)]
+    for s, y in cases:
+        c = tune_thresholds(s, y, scale="score")
+        _, _, f1 = twoway._native.tune(s.astype(np.float64), y.astype(np.int8), False, "logit", "exclude")
+        r = thresholded(s, y, threshold=c, scale="score")
+        assert abs(r.of1 - f1[0]) < 1e-9, (c, r.of1, f1)
+    assert thresholded(*cases[0], threshold=tune_thresholds(*cases[0], scale="score"), scale="score").of1 == 100.0
+
+
+def test_comparisons_are_exact_in_float64():
+    y = np.array([[1]], np.int8)
+    f32 = thresholded(np.array([[0.7]], np.float32), y, threshold=0.7, score_kind="probability")
+    f64 = thresholded(np.array([[0.7]], np.float64), y, threshold=0.7, score_kind="probability")
+    assert (f32.tp[0], f64.tp[0]) == (0, 1)  # float32 0.7 is 0.699999988 < 0.7
 
 
 def test_matches_twoway_metrics_json(tmp_path):
@@ -116,3 +144,6 @@ def test_bad_input_names_the_entry():
         thresholded(s - 1, np.zeros((3, 4)), score_kind="probability")
     with pytest.raises(ValueError, match="undefined"):
         thresholded(s, np.zeros((3, 4)), undefined="maybe")
+    with pytest.raises(ValueError, match="scale"):
+        tune_thresholds(s, np.zeros((3, 4)), scale="logit")
+    assert thresholded(s, np.ones((3, 4)), top_k=2**70).predicted == 12

@@ -19,6 +19,7 @@ def thresholded(
     threshold: Optional[float],
     top_k: Optional[int],
     thresholds: Optional[List[float]],
+    on_scores: bool,
     score_kind: str,
     unknown: str,
     undefined: str,
@@ -27,8 +28,8 @@ def thresholded(
 
 def tune(
     scores: np.ndarray, targets: np.ndarray, per_class: bool, score_kind: str, unknown: str
-) -> Tuple[List[float], List[Optional[float]]]:
-    """Tuned thresholds (probabilities) and the F1 each gives on the tuning split."""
+) -> Tuple[List[float], List[float], List[Optional[float]]]:
+    """Tuned thresholds (probabilities, and on the score scale) and the F1 each gives on the tuning split."""
 
 def check_rules(ties: str, denominator: str) -> None:
     """Raises ValueError for an unknown tie rule or denominator."""

@@ -16,13 +16,20 @@ counted positive; unknown (-1) labels count nowhere (``unknown="exclude"``) or a
 (``undefined="zero"``), left out of its mean (``"skip"``) or NaN (``"nan"``). ``score_kind="probability"``
 takes scores that are already probabilities. Inputs are read as :mod:`twoway.metrics` reads them.
 
-The two-way loss ranks; its logits carry no calibrated threshold, so 0.5 may suit it badly. Tune one on a
-held-out split with :func:`tune_thresholds` and pass it on::
+Comparisons are exact: a score is widened to float64 and compared with the threshold in float64, so a
+float32 0.7 (0.699999988) is below ``threshold=0.7`` (numpy and torch, which round 0.7 to float32 first,
+would predict it).
 
-    t = tune_thresholds(val_logits, val_targets)                  # one threshold, maximising OF1
-    report = thresholded(test_logits, test_targets, threshold=t)
-    ts = tune_thresholds(val_logits, val_targets, per_class=True)  # one per class, maximising each F1
-    report = thresholded(test_logits, test_targets, thresholds=ts)
+The two-way loss ranks; its logits carry no calibrated threshold, so 0.5 may suit it badly. Tune one on a
+held-out split with :func:`tune_thresholds` and pass it on. ``scale="score"`` keeps it on the scores'
+scale (logits), where it is applied exactly as tuned; a probability far in the tails (sigmoid of a logit
+above ~37 rounds to 1.0) does not convert back exactly::
+
+    c = tune_thresholds(val_logits, val_targets, scale="score")   # one threshold, maximising OF1
+    report = thresholded(test_logits, test_targets, threshold=c, scale="score")
+    cs = tune_thresholds(val_logits, val_targets, per_class=True, scale="score")  # each class's F1
+    report = thresholded(test_logits, test_targets, thresholds=cs, scale="score")
+    print(tune_thresholds(val_logits, val_targets))               # the same threshold as a probability
 """
 
 from __future__ import annotations
@@ -75,13 +82,17 @@ def thresholded(
     threshold: Optional[float] = None,
     top_k: Optional[int] = None,
     thresholds: Optional[Sequence[float]] = None,
+    scale: str = "probability",
     score_kind: str = "logit",
     unknown: str = "exclude",
     undefined: str = "zero",
 ) -> ThresholdReport:
     """The thresholded metrics of ``scores`` against ``targets`` (samples x classes) under one rule:
-    ``thresholds`` (a probability per class), else ``top_k`` (each also at ``threshold`` if given), else
-    ``threshold`` (default 0.5). See the module's documentation for the conventions."""
+    ``thresholds`` (one per class), else ``top_k`` (each also at ``threshold`` if given), else
+    ``threshold`` (default probability 0.5). Thresholds are probabilities, or with ``scale="score"`` on the
+    scores' own scale (logits for logit scores). See the module's documentation for the conventions."""
+    if scale not in ("probability", "score"):
+        raise ValueError(f"scale={scale!r}: expected 'probability' or 'score'")
     s, t = scores_2d(scores), targets_2d(targets)
     same_shape(s, t)
     per_class = None
@@ -93,8 +104,10 @@ def thresholded(
             raise ValueError("give threshold= or thresholds=, not both")
     if top_k is not None and (not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool) or top_k < 1):
         raise ValueError(f"top_k={top_k!r}: predict at least one class per sample (an integer >= 1)")
-    r = _native.thresholded(s, t, None if threshold is None else float(threshold),
-                            None if top_k is None else int(top_k), per_class, score_kind, unknown, undefined)
+    if top_k is not None:
+        top_k = min(int(top_k), s.shape[1])  # k beyond the class count predicts every class
+    r = _native.thresholded(s, t, None if threshold is None else float(threshold), top_k, per_class,
+                            scale == "score", score_kind, unknown, undefined)
     return ThresholdReport(_nan(r["cp"]), _nan(r["cr"]), _nan(r["cf1"]), _nan(r["op"]), _nan(r["or"]),
                            _nan(r["of1"]), _nan(r["f1_mean"]), r["classes_evaluated"], r["classes_never_predicted"],
                            r["predicted"], r["tp"], r["fp"], r["fn"])
@@ -105,14 +118,19 @@ def tune_thresholds(
     targets: Any,
     *,
     per_class: bool = False,
+    scale: str = "probability",
     score_kind: str = "logit",
     unknown: str = "exclude",
 ) -> Union[float, np.ndarray]:
-    """Thresholds (probabilities) tuned on a tuning split: the one maximising OF1 (a float), or with
-    ``per_class=True`` one per class maximising its F1 (an array; a class without a positive keeps 0.5).
-    Each lies halfway between the lowest score it keeps and the next lower one; ties in F1 go to the
-    higher threshold."""
+    """Thresholds tuned on a tuning split: the one maximising OF1 (a float), or with ``per_class=True`` one
+    per class maximising its F1 (an array; a class without a positive keeps probability 0.5). Each lies
+    halfway, on the scores' scale, between the lowest score it keeps and the next lower one; ties in F1 go
+    to the higher threshold. Returned as probabilities, or with ``scale="score"`` on the scores' scale
+    (pass those to :func:`thresholded` with ``scale="score"`` to apply them exactly)."""
+    if scale not in ("probability", "score"):
+        raise ValueError(f"scale={scale!r}: expected 'probability' or 'score'")
     s, t = scores_2d(scores), targets_2d(targets)
     same_shape(s, t)
-    probs, _ = _native.tune(s, t, bool(per_class), score_kind, unknown)
-    return np.asarray(probs, dtype=np.float64) if per_class else float(probs[0])
+    probs, cuts, _ = _native.tune(s, t, bool(per_class), score_kind, unknown)
+    out = cuts if scale == "score" else probs
+    return np.asarray(out, dtype=np.float64) if per_class else float(out[0])

@@ -142,8 +142,14 @@ pub fn final_metrics(
     (m.cf1_tuned, m.of1_tuned) = (tuned.cf1, tuned.of1);
     let cuts: Vec<f64> = tune_per_class(ts, ty, default, &opts)?.iter().map(|t| t.cut).collect();
     let thresholds = cuts.iter().map(|c| opts.probability(*c)).collect();
-    let tuned = at(Decision::Threshold(Cut::PerClass(cuts)))?;
+    let tuned = at(Decision::Threshold(Cut::PerClass(cuts.clone())))?;
     (m.cf1_tuned_class, m.of1_tuned_class) = (tuned.cf1, tuned.of1);
-    let record = crate::results::Tuning { held_out: ts.nrows(), threshold: opts.probability(global.cut), thresholds };
+    let record = crate::results::Tuning {
+        held_out: ts.nrows(),
+        threshold: opts.probability(global.cut),
+        thresholds,
+        cut: global.cut,
+        cuts: cuts.clone(),
+    };
     Ok((m, Some(record)))
 }

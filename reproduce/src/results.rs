@@ -123,6 +123,10 @@ pub struct Tuning {
     pub threshold: f64,
     /// Each class's threshold that maximised its F1 there (0.5 for a class without a positive there).
     pub thresholds: Vec<f64>,
+    /// The same thresholds on the scores' scale (logits), as applied: a probability far in the tails does
+    /// not convert back exactly.
+    pub cut: f64,
+    pub cuts: Vec<f64>,
 }
 
 /// SHA-256 (hex) of a JSON value's canonical text (keys sorted, as serde_json's maps are).

@@ -176,5 +176,10 @@ fn bad_input_exits_2_naming_the_entry() {
     let wide_y = write(dir.path(), "wide_y.npy", &Array2::<i8>::ones((5, 6)));
     let args = ["metrics", "--scores", &sf, "--targets", &yf, "--tune-scores", &wide, "--tune-targets", &wide_y];
     fails(&[&args[..], &["--per-class"]].concat(), &["wide.npy", "6 classes"]);
+    // One tuned class is not every class's threshold.
+    let one = write(dir.path(), "one.npy", &Array2::<f32>::zeros((5, 1)));
+    let one_y = write(dir.path(), "one_y.npy", &Array2::<i8>::ones((5, 1)));
+    let args = ["metrics", "--scores", &sf, "--targets", &yf, "--tune-scores", &one, "--tune-targets", &one_y];
+    fails(&[&args[..], &["--per-class"]].concat(), &["one.npy", "1 classes"]);
     fails(&["metrics", "--scores", &sf, "--targets", &yf, "--per-class"], &["--tune-scores"]);
 }

@@ -131,7 +131,7 @@ impl MetricsArgs {
             run_files(&self.scores, &self.targets, &Map(ApOptions { ties: self.ties, denominator: self.denominator }))?;
         let classes = map.per_class.len();
         let decision = match (&tuned, self.top_k) {
-            (Some(t), _) if t.len() == 1 => Decision::Threshold(Cut::One(t[0].cut)),
+            (Some(t), _) if !self.per_class => Decision::Threshold(Cut::One(t[0].cut)),
             (Some(t), _) => {
                 if t.len() != classes {
                     let tune = self.tune_scores.as_deref().unwrap_or(Path::new(""));
@@ -182,7 +182,7 @@ impl MetricsArgs {
             v["top_k"] = k.into();
         }
         match o.tuned.as_deref() {
-            Some([one]) if !self.per_class => {
+            Some([one, ..]) if !self.per_class => {
                 v["threshold"] = o.opts.probability(one.cut).into();
                 v["tuning"] = serde_json::json!({"per_class": false, "cut": one.cut, "f1": one.f1});
             }
@@ -256,7 +256,7 @@ impl MetricsArgs {
         if self.classes {
             for (j, c) in r.per_class.iter().enumerate() {
                 let at = match o.tuned.as_deref() {
-                    Some(t) if t.len() == r.per_class.len() => format!(", threshold {:.4}", opts.probability(t[j].cut)),
+                    Some(t) if self.per_class => format!(", threshold {:.4}", opts.probability(t[j].cut)),
                     _ => String::new(),
                 };
                 s += &format!("class {j}: TP {} FP {} FN {}{at}\n", c.tp, c.fp, c.fn_);

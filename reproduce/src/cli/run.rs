@@ -64,7 +64,9 @@ pub struct FolderArgs {
     #[arg(long)]
     pub keep_checkpoints: bool,
     /// Write each cell's final evaluation scores (seed<k>.scores.npy, f32 logits), targets
-    /// (seed<k>.targets.npy) and sample ids (seed<k>.ids.txt) beside its result, for `twoway metrics`.
+    /// (seed<k>.targets.npy) and sample ids (seed<k>.ids.txt) beside its result, for `twoway metrics`
+    /// (each eval sample once: under a recipe with eval_padding the recorded metrics count the padded
+    /// samples twice).
     #[arg(long)]
     pub save_scores: bool,
 }
