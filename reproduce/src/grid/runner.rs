@@ -299,22 +299,17 @@ impl<'a> Session<'a> {
         let (out, stop) = (&self.req.out, Some(self.stop.as_ref()));
         let ckpt = train::Checkpoints { id: &p.id, out, config_hash: &p.hash, resume: self.req.resume, stop };
         let mut board = Board { dir: p.id.events_dir(out), writer: None, written: 0 };
-        let trained =
-            train::train(
-                &job,
-                &tr,
-                &ev,
-                tuning.as_ref(),
-                self.pipe,
-                &bar,
-                Some(&ckpt),
-                &mut |progress| match progress {
-                    Progress::Line(l) => log_line(log, &l),
-                    Progress::Epochs(epochs) => {
-                        board.epochs(epochs).unwrap_or_else(|e| log_line(log, &format!("{e:#}")))
-                    }
-                },
-            );
+        let trained = train::train(
+            &job,
+            train::Splits { train: &tr, eval: &ev, tuning: tuning.as_ref() },
+            self.pipe,
+            &bar,
+            Some(&ckpt),
+            &mut |progress| match progress {
+                Progress::Line(l) => log_line(log, &l),
+                Progress::Epochs(epochs) => board.epochs(epochs).unwrap_or_else(|e| log_line(log, &format!("{e:#}"))),
+            },
+        );
         bar.finish_and_clear();
         trained
     }

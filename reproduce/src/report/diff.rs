@@ -8,9 +8,9 @@
 //! (`fuzz/`).
 
 use crate::numerics::Fingerprint;
-pub use crate::report::baseline::{parse_csv_baseline, read_csv_baseline, CsvBaseline};
+pub use crate::report::baseline::NUMERICS_LINE;
+pub use crate::report::baseline::{parse_csv_baseline, read_csv_baseline, Baseline, CsvBaseline};
 use crate::report::noise::Yardsticks;
-pub use crate::report::table::NUMERICS_LINE;
 use crate::results::Summary;
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,24 +48,6 @@ pub enum Verdict {
     /// The two sides' seeds cannot be compared: no seed in common, or a baseline that records only its seed
     /// count and a different count.
     Seeds,
-}
-
-/// A baseline value, with its standard deviation over seeds when the baseline had several.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Baseline {
-    pub value: f64,
-    pub sd: Option<f64>,
-    /// Its seed count (`n`), where recorded.
-    pub n: Option<usize>,
-    /// Each seed's value, where recorded (the `seeds` column).
-    pub seeds: Option<Vec<(u64, f64)>>,
-}
-
-impl Baseline {
-    /// A value of unknown seeds (the published numbers).
-    pub fn of(value: f64) -> Baseline {
-        Baseline { value, sd: None, n: None, seeds: None }
-    }
 }
 
 /// How the numerics of the results compare with the baseline's.

@@ -32,31 +32,9 @@ pub enum View {
     Ways,
 }
 
-/// The CSV header of every table (one row per number), its first line: a plain CSV that Python's `csv`,
-/// `pandas.read_csv` and spreadsheets read as it is. `reproduced` and `delta` carry full precision (an
-/// identical rerun equals its baseline exactly); `sd` is the sample standard deviation over the `n` seeds
-/// (empty with one seed). `seeds` lists each seed's value (`0:36.61 1:38.02`, full precision), so that a
-/// gate compares the seeds both sides have; `numerics` is the numerics fingerprint of the row's results
-/// (its JSON, CSV-quoted; `unknown` for results without one; a JSON array when its seeds ran under several;
-/// empty where nothing is reproduced).
-pub const CSV_HEADER: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n,seeds,numerics";
-
-/// The header of table CSVs written before the `numerics` column, their fingerprints on [`NUMERICS_LINE`]
-/// lines above it (still read as baselines).
-pub const CSV_HEADER_V3: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n,seeds";
-
-/// The header of table CSVs written before the `seeds` column (still read as baselines: `n` only).
-pub const CSV_HEADER_V2: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta,sd,n";
-
-/// The numerics of results without a recorded fingerprint (unknown numerics).
-pub const NUMERICS_UNKNOWN: &str = "unknown";
-
-/// The prefix of the fingerprint lines of the earlier table CSVs (before the header, one per distinct
-/// fingerprint; still read).
-pub const NUMERICS_LINE: &str = "# numerics: ";
-
-/// The header of table CSVs written before the seed columns (still read as baselines).
-pub const CSV_HEADER_V1: &str = "dataset,backbone,loss,way,metric,published,reproduced,delta";
+pub use crate::report::baseline::{
+    CSV_HEADER, CSV_HEADER_V1, CSV_HEADER_V2, CSV_HEADER_V3, NUMERICS_LINE, NUMERICS_UNKNOWN,
+};
 
 /// Each cell's distinct numerics fingerprints over its seeds (the results [`crate::results::summarize`]
 /// counts: sweep variants left out), in first-seen order.

@@ -174,6 +174,38 @@ fn padded(s: Array2<f64>, eval_split: &Split, padding: &[usize]) -> Result<(Arra
     Ok((s, y))
 }
 
+/// The splits of a cell: trained on, evaluated on, and held out for threshold tuning (the recipe's
+/// `holdout`).
+#[derive(Clone, Copy)]
+pub struct Splits<'a> {
+    pub train: &'a Split,
+    pub eval: &'a Split,
+    pub tuning: Option<&'a Split>,
+}
+
+/// The recipe's steps over `n` training samples, or why it cannot train on them.
+fn checked_steps(recipe: &Recipe, n: usize) -> Result<Steps> {
+    let steps = Steps::of(recipe, n);
+    if steps.per_epoch == 0 {
+        bail!("the train split has {n} samples, fewer than one batch of {}", recipe.batch_size);
+    }
+    if recipe.schedule.per != SchedulePer::Iteration {
+        bail!("only per-iteration cosine schedules are implemented");
+    }
+    Ok(steps)
+}
+
+/// The final evaluation's metrics (mAP with the thresholded ones, [`crate::metrics::final_metrics`]), with
+/// the tuning split's scores where the recipe holds one out.
+fn final_metrics(
+    map: &twoway_reference::MapReport,
+    (s, y): (&Array2<f64>, &Array2<i8>),
+    tuning: Option<(Array2<f64>, &Split)>,
+) -> Result<(crate::results::Metrics, Option<crate::results::Tuning>)> {
+    let tuning = tuning.as_ref().map(|(ts, t)| (ts.view(), t.labels.view()));
+    Ok(crate::metrics::final_metrics(map, s.view(), y.view(), tuning)?)
+}
+
 /// The epoch's line in the cell's log.
 fn epoch_line(e: &Epoch, epochs: usize, skipped: usize) -> String {
     let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.2}"));
@@ -193,25 +225,16 @@ fn epoch_line(e: &Epoch, epochs: usize, skipped: usize) -> String {
 /// resumes from one. `log` gets a line per epoch and the epochs done; `bar` shows iterations.
 pub fn train(
     job: &Job,
-    train_split: &Split,
-    eval_split: &Split,
-    tuning_split: Option<&Split>,
+    splits: Splits,
     pipe: pipeline::Config,
     bar: &ProgressBar,
     ckpt: Option<&Checkpoints>,
     log: &mut dyn FnMut(Progress),
 ) -> Result<Trained> {
     let (recipe, seed, device) = (job.recipe, job.seed, job.device);
-    let b = recipe.batch_size;
-    let n = train_split.len();
-    let steps = Steps::of(recipe, n);
-    let iters = steps.per_epoch;
-    if iters == 0 {
-        bail!("the train split has {n} samples, fewer than one batch of {b}");
-    }
-    if recipe.schedule.per != SchedulePer::Iteration {
-        bail!("only per-iteration cosine schedules are implemented");
-    }
+    let Splits { train: train_split, eval: eval_split, tuning: tuning_split } = splits;
+    let steps = checked_steps(recipe, train_split.len())?;
+    let (b, iters) = (recipe.batch_size, steps.per_epoch);
     // The release's order is the same every epoch.
     let fixed = (recipe.data_order == DataOrder::Release).then(|| epoch_order(train_split, recipe, seed, 0));
     let padding = if recipe.eval_padding { eval_padding(eval_split, recipe) } else { Vec::new() };
@@ -260,12 +283,8 @@ pub fn train(
         let (s, y) = padded(raw.clone(), eval_split, &padding)?;
         let r = evaluate_as(s.view(), y.view(), ApOptions::default())?;
         if epoch + 1 == recipe.epochs {
-            let tuning = match tuning_split {
-                Some(t) => Some((model.scores(t, &tf, pipe, device, 256)?, &t.labels)),
-                None => None,
-            };
-            let tuning = tuning.as_ref().map(|(s, y)| (s.view(), y.view()));
-            final_eval = Some((crate::metrics::final_metrics(&r, s.view(), y.view(), tuning)?, raw));
+            let tuning = tuning_split.map(|t| Ok::<_, anyhow::Error>((model.scores(t, &tf, pipe, device, 256)?, t)));
+            final_eval = Some((final_metrics(&r, (&s, &y), tuning.transpose()?)?, raw));
         }
         let e = Epoch {
             epoch: epoch + 1,

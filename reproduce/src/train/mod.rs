@@ -15,5 +15,5 @@ pub mod order;
 pub mod scaler;
 
 #[cfg(feature = "torch")]
-pub use cell::{cosine, train, Checkpoints, Interrupted, Job, Progress, Steps};
+pub use cell::{cosine, train, Checkpoints, Interrupted, Job, Progress, Splits, Steps};
 pub use order::shuffled;
