@@ -141,8 +141,13 @@ fn a_tuned_threshold_is_reported_as_a_probability_and_applied() {
         tried += 1;
     }
     assert!(tried >= 5);
-    let per_class = json(&[&base[..], &["--tune-scores", &tsf, "--tune-targets", &tyf, "--per-class"]].concat());
+    let per_class =
+        json(&[&base[..], &["--tune-scores", &tsf, "--tune-targets", &tyf, "--per-class", "--classes"]].concat());
     assert_eq!(per_class["thresholds"].as_array().unwrap().len(), 6);
+    // --classes: every class's AP is `twoway map --per-class`'s.
+    let map = json(&["map", "--scores", &sf, "--targets", &yf, "--format", "json", "--per-class"]);
+    let aps: Vec<&Value> = per_class["per_class"].as_array().unwrap().iter().map(|c| &c["ap"]).collect();
+    assert_eq!(aps, map["per_class"].as_array().unwrap().iter().collect::<Vec<_>>());
 }
 
 fn fails(args: &[&str], mentions: &[&str]) {

@@ -328,6 +328,13 @@ fn claims_report_and_plots_take_the_thresholded_metrics() {
         html.contains("<td>CF1</td><td>Softmax</td>") && html.contains("<td>not measured</td>"),
         "paired, no spread"
     );
+    // Without --metrics the report shows every metric the results record, beside mAP.
+    let default_page = tmp.path().join("default.html");
+    let (code, _, err) = twoway(&["report", "--results", d, "--out", default_page.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(&default_page).unwrap();
+    assert_eq!(html.matches("<td>CF1</td><td class=\"num\">–</td>").count(), 3, "CF1 by default");
+    assert!(html.contains("mAP@class"));
     let plots = tmp.path().join("plots");
     let (code, out, err) = twoway(&["plots", "--results", d, "--out", plots.to_str().unwrap(), "--metrics", "cf1,of1"]);
     assert_eq!(code, 0, "{err}");

@@ -54,7 +54,8 @@ pub struct MetricsArgs {
     /// AP denominator: the positive count (exact) or the release's positives + 1e-8.
     #[arg(long, value_enum, default_value = "exact")]
     pub denominator: Denominator,
-    /// Also report every class's counts (TP, FP, FN) and, when tuned, its threshold.
+    /// Also report every class's AP (as `twoway map --per-class`), counts (TP, FP, FN) and, when tuned per
+    /// class, its threshold.
     #[arg(long)]
     pub classes: bool,
     #[arg(long, value_enum, default_value = "text")]
@@ -196,7 +197,10 @@ impl MetricsArgs {
             None => {}
         }
         if self.classes {
-            v["per_class"] = serde_json::json!(r.per_class);
+            let rows = r.per_class.iter().zip(&o.map.per_class);
+            let rows: Vec<_> =
+                rows.map(|(c, ap)| serde_json::json!({"ap": ap, "tp": c.tp, "fp": c.fp, "fn": c.fn_})).collect();
+            v["per_class"] = rows.into();
         }
         v
     }
@@ -259,7 +263,7 @@ impl MetricsArgs {
                     Some(t) if self.per_class => format!(", threshold {:.4}", opts.probability(t[j].cut)),
                     _ => String::new(),
                 };
-                s += &format!("class {j}: TP {} FP {} FN {}{at}\n", c.tp, c.fp, c.fn_);
+                s += &format!("class {j}: AP {}, TP {} FP {} FN {}{at}\n", f(o.map.per_class[j]), c.tp, c.fp, c.fn_);
             }
         }
         s

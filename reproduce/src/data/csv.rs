@@ -9,39 +9,9 @@ use ndarray::Array2;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// The fields of one CSV line.
+/// The fields of one CSV line (`at`: its line number in `file`).
 fn fields(line: &str, file: &Path, at: usize) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => bail!("{}:{at}: a quoted field is not closed", file.display()),
-                }
-            }
-            if !matches!(chars.peek(), None | Some(',')) {
-                bail!("{}:{at}: text after a quoted field", file.display());
-            }
-        } else {
-            while let Some(c) = chars.peek().copied().filter(|c| *c != ',') {
-                field.push(c);
-                chars.next();
-            }
-        }
-        out.push(field);
-        if chars.next().is_none() {
-            return Ok(out);
-        }
-    }
+    crate::io::csv::fields(line).map_err(|e| anyhow::anyhow!("{}:{at}: {e}", file.display()))
 }
 
 /// The class names of a CSV file's header (for registering a dataset file).

@@ -5,6 +5,7 @@
 //! themselves are [`atomic`].
 
 pub mod atomic;
+pub mod csv;
 
 pub use atomic::{create_new, sha256_file, temp_path, write_atomic, write_text};
 

@@ -71,50 +71,6 @@ pub fn read_csv_baseline(path: &Path) -> Result<CsvBaseline> {
     parse_csv_baseline(&text, path)
 }
 
-/// One CSV record's fields (RFC 4180 quoting: a field in double quotes may hold commas, `""` is a quote).
-pub fn split_record(line: &str) -> std::result::Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => return Err("a quoted field is not closed".into()),
-                }
-            }
-            match chars.next() {
-                None => {
-                    fields.push(field);
-                    return Ok(fields);
-                }
-                Some(',') => fields.push(field),
-                Some(c) => return Err(format!("`{c}` after a quoted field (expected `,`)")),
-            }
-        } else {
-            loop {
-                match chars.next() {
-                    None => {
-                        fields.push(field);
-                        return Ok(fields);
-                    }
-                    Some(',') => break,
-                    Some('"') => return Err("a quote inside an unquoted field".into()),
-                    Some(c) => field.push(c),
-                }
-            }
-            fields.push(field);
-        }
-    }
-}
-
 /// A `numerics` value: `unknown`, one fingerprint's JSON, or a JSON array of them (`null`: unknown) when a
 /// cell's seeds were run under several.
 pub fn parse_numerics(text: &str) -> std::result::Result<Vec<Option<Fingerprint>>, String> {
@@ -213,7 +169,7 @@ fn parse_row(
     numerics: &mut Vec<Option<Fingerprint>>,
 ) -> Result<Option<(CellKey, Baseline)>> {
     let at = |field: &str, what: &str| anyhow::anyhow!("{}:{}: field `{field}`: {what}", path.display(), i + 1);
-    let f = split_record(line).map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
+    let f = crate::io::csv::fields(line).map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), i + 1))?;
     if f.len() != columns {
         bail!("{}:{}: {} fields, expected {columns}", path.display(), i + 1, f.len())
     }
@@ -305,17 +261,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_split_as_rfc_4180_says() {
-        assert_eq!(split_record("a,,b").unwrap(), ["a", "", "b"]);
-        assert_eq!(split_record("a,\"x,\"\"y\"\"\",c").unwrap(), ["a", "x,\"y\"", "c"]);
-        assert_eq!(split_record("\"\"").unwrap(), [""]);
-        assert_eq!(split_record("a,").unwrap(), ["a", ""]);
-        assert!(split_record("\"open").is_err());
-        assert!(split_record("a\"b").is_err());
-        assert!(split_record("\"a\"b").is_err());
-        // What csv_field quotes comes back whole.
+    fn what_csv_field_quotes_comes_back_whole() {
         let text = "{\"k\":\"v, w\"}";
-        assert_eq!(split_record(&format!("x,{}", csv_field(text))).unwrap(), ["x", text]);
+        assert_eq!(crate::io::csv::fields(&format!("x,{}", csv_field(text))).unwrap(), ["x", text]);
         assert_eq!(csv_field("plain"), "plain");
     }
 
