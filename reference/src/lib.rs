@@ -1,6 +1,7 @@
-//! The twoway reference: pure Rust, f64, every loss of the spec with its analytic gradient, and AP /
-//! mAP@class / mAP@sample, and the thresholded metrics (CP, CR, CF1, OP, OR, OF1) with threshold tuning. It is the executable form of the spec (`spec/data/losses.yaml`,
-//! `spec/data/metrics.yaml`) and the anchor the tch implementation is tested against.
+//! The twoway reference: pure Rust, f64, every loss of the spec with its analytic gradient, AP /
+//! mAP@class / mAP@sample, and the thresholded metrics (CP, CR, CF1, OP, OR, OF1) with threshold tuning.
+//! It is the executable form of the spec (`spec/data/losses.yaml`, `spec/data/metrics.yaml`) and the
+//! anchor the tch implementation is tested against.
 //!
 //! ```
 //! use ndarray::array;

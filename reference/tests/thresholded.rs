@@ -156,7 +156,10 @@ proptest! {
     fn recall_never_rises_with_the_threshold((s, y) in batch(), a in 0.01f64..0.99, b in 0.01f64..0.99) {
         let opts = ThresholdOptions::default();
         let (lo, hi) = (a.min(b), a.max(b));
-        let at = |t: f64| thresholded(s.view(), y.view(), &Decision::Threshold(Cut::One(opts.cut(t).unwrap())), &opts).unwrap();
+        let at = |t: f64| {
+            let decision = Decision::Threshold(Cut::One(opts.cut(t).unwrap()));
+            thresholded(s.view(), y.view(), &decision, &opts).unwrap()
+        };
         let (rl, rh) = (at(lo), at(hi));
         if let (Some(l), Some(h)) = (rl.or, rh.or) {
             prop_assert!(h <= l, "OR {} at {} > {} at {}", h, hi, l, lo);

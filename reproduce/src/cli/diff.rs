@@ -20,8 +20,9 @@ pub struct DiffArgs {
     #[arg(long, default_value = "published")]
     pub against: String,
     /// How many points (0-100 scale) a cell may fall below its baseline: one number (for every metric of
-    /// --metrics), or per metric (`map_class=0.5,map_sample=0.3,cf1=1`; a metric left out takes the default: 0.5, or against a baseline of
-    /// other numerics the cross-numerics tolerance of spec/data/numerics.yaml, and no less unless told).
+    /// --metrics), or per metric (`map_class=0.5,map_sample=0.3,cf1=1`; a metric left out takes the
+    /// default: 0.5, or against a baseline of other numerics the cross-numerics tolerance of
+    /// spec/data/numerics.yaml, and no less unless told).
     #[arg(long, allow_negative_numbers = true, value_name = "POINTS|METRIC=POINTS,...")]
     pub tolerance: Option<GivenTolerance>,
     /// Also allow a drop of this many standard deviations of the baseline's seeds (from the CSV's `sd`
