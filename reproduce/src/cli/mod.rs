@@ -11,6 +11,7 @@ pub mod conform;
 pub mod data;
 pub mod diff;
 pub mod eval;
+pub mod help;
 pub mod map;
 pub mod metrics;
 pub mod noise;
@@ -23,7 +24,7 @@ pub mod status;
 pub mod table;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Write;
 use std::process::ExitCode;
 use twoway_spec::Spec;
@@ -80,7 +81,7 @@ pub enum Command {
 
 /// Runs the command line; errors are printed as one line and give exit code 2.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     let mut out = std::io::stdout().lock();
     match dispatch(cli, &mut out) {
         Ok(code) => code,
@@ -90,6 +91,13 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Parses the process's arguments, with the guide's examples in each command's `--help` ([`help`]);
+/// a usage error exits 2 with clap's message.
+pub fn parse() -> Cli {
+    let matches = help::with_examples(Cli::command()).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// Runs one command with the embedded spec, writing to `out`.
