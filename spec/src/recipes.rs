@@ -30,9 +30,10 @@ pub struct Recipe {
     /// Evaluate on the first N samples of the eval split only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_eval_samples: Option<usize>,
-    /// Hold out the last N samples of the train split (after `max_train_samples`): not trained on; the
-    /// final evaluation tunes the thresholds of the tuned CF1 / OF1 on them (`metrics.yaml`,
-    /// `thresholded.tuning`). Absent (the default): every train sample is trained on, no tuned metric.
+    /// Hold out the last N samples of the train split (before `max_train_samples` caps the rest, so the
+    /// slice is the same images under any cap): not trained on; the final evaluation tunes the thresholds
+    /// of the tuned CF1 / OF1 on them (`metrics.yaml`, `thresholded.tuning`). Absent (the default): every
+    /// train sample is trained on, no tuned metric.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holdout: Option<usize>,
     /// How libtorch's CPU kernels are chosen (`numerics.yaml`): `portable` gives the same bits on any

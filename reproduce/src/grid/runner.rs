@@ -273,8 +273,9 @@ impl<'a> Session<'a> {
             Some(n) => s.clone().truncate(n),
             None => s.clone(),
         };
-        let (train, tuning) = data::hold_out(cut(tr, p.recipe.max_train_samples), p.recipe.holdout)?;
-        Ok((train, cut(ev, p.recipe.max_eval_samples), tuning))
+        // The tuning slice is the same images whatever `max_train_samples` caps of the rest.
+        let (train, tuning) = data::hold_out(tr.clone(), p.recipe.holdout)?;
+        Ok((cut(&train, p.recipe.max_train_samples), cut(ev, p.recipe.max_eval_samples), tuning))
     }
 
     /// Trains one cell with a progress bar, logging to `log`.
