@@ -45,7 +45,7 @@ fn finished(o: &mut String, out: &Path, all: &[ResultFile]) {
         e.0 += 1;
         e.1 += r.wall_seconds;
     }
-    let total: f64 = all.iter().map(|r| r.wall_seconds).sum();
+    let total: f64 = all.iter().map(|r| r.wall_seconds).fold(0.0, |a, b| a + b); // 0, not -0, when empty
     let _ = writeln!(o, "{}: {} finished cell(s), {:.0} s of training and evaluation", out.display(), all.len(), total);
     let _ = writeln!(o, "| backbone | cells | wall time | per cell |");
     let _ = writeln!(o, "|---|---:|---:|---:|");
