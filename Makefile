@@ -132,7 +132,7 @@ MUTANTS_ARGS ?=
 
 ## mutants: mutation testing of the loss and metric code with cargo-mutants (installed when absent): the
 ## reference's code judged by its tests, the gpu crate's loss code by the shared suite in tests/. Long on 2
-## cores (see the README); MUTANTS_ARGS="--shard 0/4" runs a quarter, "--file reference/src/ways.rs" one file.
+## cores (see docs/verification.md); MUTANTS_ARGS="--shard 0/4" runs a quarter, "--file reference/src/ways.rs" one file.
 mutants: setup
 	@command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants
 	$(CARGO_ENV) cargo mutants --gitignore true -p twoway-reference $(MUTANTS_ARGS)

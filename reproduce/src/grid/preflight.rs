@@ -100,7 +100,7 @@ pub fn check(
         }
         if !missing.is_empty() {
             problems.push(format!(
-                "dataset `{d}` ({}): missing {}; download it and place it under {} in its own layout (README: \
+                "dataset `{d}` ({}): missing {}; download it and place it under {} in its own layout (docs/datasets.md: \
                  Datasets), or point --data-root at it",
                 spec.dataset(*d).map(|s| s.name.as_str()).unwrap_or("a dataset file"),
                 missing.join(", "),
