@@ -2,6 +2,8 @@
 //! `docs/writing.md` states (transcripts compared with their output, long runs reduced, GPU and
 //! cluster commands stopped before work), every `twoway` command parsed by twoway's own parser, every
 //! internal link and anchor resolved, and every subcommand's `--help` examples taken from the guide.
+//! The documented commands train, so this runs in the full build (`make test` runs it there).
+#![cfg(feature = "torch")]
 
 mod common;
 #[path = "docs_support/markdown.rs"]
