@@ -67,7 +67,8 @@ pub fn parse(rel: &str, text: &str) -> Result<Page, String> {
                 help,
                 setup: std::mem::take(&mut setup),
             });
-        } else if let Some(cmd) = comment(line, "help") {
+        } else if let Some(cmd) = twoway_reproduce::cli::help::marker(line) {
+            // Read as the binary reads it for `--help`.
             if let Some((m, _)) = &help {
                 return Err(format!("{rel}:{m}: a help marker without a block below it"));
             }
