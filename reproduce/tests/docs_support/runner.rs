@@ -74,17 +74,24 @@ pub fn parse_twoway(line: &str) -> Result<usize, String> {
             continue;
         }
         n += 1;
-        if let Err(e) = twoway_reproduce::cli::Cli::try_parse_from(&c.argv) {
-            use clap::error::ErrorKind;
-            // A value its own parser refuses (a dataset file not there yet, outside the sandbox's
-            // folder) is left to the run; a flag or a value twoway no longer takes is not.
-            if !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::ValueValidation) {
-                let first = e.to_string().lines().next().unwrap_or("").to_string();
-                return Err(format!("twoway's parser refuses it: {first}"));
-            }
-        }
+        parse_argv(&c.argv)?;
     }
     Ok(n)
+}
+
+/// One `twoway` command line (its first word the binary, by any path) through twoway's own parser.
+fn parse_argv(argv: &[String]) -> Result<(), String> {
+    use clap::error::ErrorKind;
+    match twoway_reproduce::cli::Cli::try_parse_from(argv) {
+        // A value its own parser refuses (a dataset file not there yet, outside the sandbox's folder) is
+        // left to the run; a flag or a value twoway no longer takes is not.
+        Err(e)
+            if !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::ValueValidation) =>
+        {
+            Err(format!("twoway's parser refuses it: {}", e.to_string().lines().next().unwrap_or("")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The line as the class runs it: `reduce`'s settings or `check`'s stop-before-work forms inserted.
@@ -314,12 +321,7 @@ fn run_one(
         for l in o.stdout.lines() {
             for c in shell::commands(l).unwrap_or_default() {
                 if c.argv[0].ends_with("/twoway") || c.argv[0] == "twoway" {
-                    let argv =
-                        std::iter::once("twoway".to_string()).chain(c.argv[1..].iter().cloned()).collect::<Vec<_>>();
-                    if let Err(e) = twoway_reproduce::cli::Cli::try_parse_from(&argv) {
-                        let first = e.to_string().lines().next().unwrap_or("").to_string();
-                        return Err(format!("the target runs `{l}`, which twoway's parser refuses: {first}"));
-                    }
+                    parse_argv(&c.argv).map_err(|e| format!("the target runs `{l}`: {e}"))?;
                 }
             }
         }
